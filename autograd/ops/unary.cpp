@@ -1,0 +1,165 @@
+// Unary maths: exp log sqrt abs sin cos tanh sigmoid relu sign, and the fused derivative
+// ops of sigmoid, tanh and relu (ops in their own right, so create_graph goes through them).
+#include "ops/iter.hpp"
+#include "ops/record.hpp"
+#include "tensor/make.hpp"
+
+namespace ag {
+
+using detail::BackwardCtx;
+using detail::needs_grad;
+using detail::record;
+using detail::save;
+using detail::save_output;
+using kernels::UnaryOp;
+
+namespace {
+Tensor unary(UnaryOp op, const Tensor& a, const char* name) {
+  AG_CHECK(a.defined(), name, ": the operand is undefined");
+  AG_CHECK(is_floating(a.dtype()), name, ": expected a floating tensor, got ", dtype_name(a.dtype()),
+           " (convert it with .to(ag::kFloat32))");
+  return detail::unary_forward(op, a);
+}
+}  // namespace
+
+Tensor exp(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Exp, a, "exp");
+  if (needs_grad(a))
+    record(out, "ExpBackward0", "exp", {a}, {save_output()},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * c.saved(0)}; });
+  return out;
+}
+
+Tensor log(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Log, a, "log");
+  if (needs_grad(a))
+    record(out, "LogBackward0", "log", {a}, {save(a)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / c.saved(0)}; });
+  return out;
+}
+
+Tensor sqrt(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Sqrt, a, "sqrt");
+  if (needs_grad(a))
+    record(out, "SqrtBackward0", "sqrt", {a}, {save_output()},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / (c.saved(0) * 2.0)}; });
+  return out;
+}
+
+Tensor abs(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Abs, a, "abs");
+  if (needs_grad(a))
+    record(out, "AbsBackward0", "abs", {a}, {save(a)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * sign(c.saved(0))}; });
+  return out;
+}
+
+Tensor sin(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Sin, a, "sin");
+  if (needs_grad(a))
+    record(out, "SinBackward0", "sin", {a}, {save(a)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * cos(c.saved(0))}; });
+  return out;
+}
+
+Tensor cos(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Cos, a, "cos");
+  if (needs_grad(a))
+    record(out, "CosBackward0", "cos", {a}, {save(a)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {-(g * sin(c.saved(0)))}; });
+  return out;
+}
+
+Tensor tanh(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Tanh, a, "tanh");
+  if (needs_grad(a))
+    record(out, "TanhBackward0", "tanh", {a}, {save_output()},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; });
+  return out;
+}
+
+Tensor sigmoid(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Sigmoid, a, "sigmoid");
+  if (needs_grad(a))
+    record(out, "SigmoidBackward0", "sigmoid", {a}, {save_output()},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; });
+  return out;
+}
+
+Tensor relu(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Relu, a, "relu");
+  if (needs_grad(a))
+    record(out, "ReluBackward0", "relu", {a}, {save_output()},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; });
+  return out;
+}
+
+Tensor sign(const Tensor& a) {
+  Tensor out = unary(UnaryOp::Sign, a, "sign");
+  if (needs_grad(a))
+    record(out, "SignBackward0", "sign", {a}, {},
+           [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {zeros_like(g)}; });
+  return out;
+}
+
+// ---- fused derivatives ------------------------------------------------------------------
+namespace {
+// out = kernel(g, y) for two same-shape floating tensors.
+template <class K>
+Tensor fused(const Tensor& g0, const Tensor& y0, const char* name, K kernel) {
+  AG_CHECK(g0.defined() && y0.defined(), name, ": an operand is undefined");
+  AG_CHECK(g0.shape() == y0.shape(), name, ": shapes ", shape_str(g0.shape()), " and ", shape_str(y0.shape()),
+           " must be equal");
+  AG_CHECK(g0.dtype() == y0.dtype() && is_floating(g0.dtype()), name, ": expected two floating tensors of one dtype");
+  const Tensor g = g0.contiguous(), y = y0.contiguous();
+  Tensor out = detail::make_tensor(g.shape(), g.dtype());
+  dispatch(g.dtype(), [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>)
+      kernel(static_cast<const T*>(g.unsafeGetTensorImpl()->raw_data()),
+             static_cast<const T*>(y.unsafeGetTensorImpl()->raw_data()), out.data_ptr<T>(), g.numel());
+  });
+  return out;
+}
+}  // namespace
+
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
+  Tensor out = fused(grad, y, "sigmoid_backward", [](const auto* g, const auto* yy, auto* o, int64_t n) {
+    kernels::sigmoid_backward(g, yy, o, n);
+  });
+  if (needs_grad(grad, y))
+    record(out, "SigmoidBackwardBackward0", "sigmoid_backward", {grad, y}, {save(grad), save(y)},
+           [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+             Tensor g = c.saved(0), yy = c.saved(1);
+             return {c.needs(0) ? sigmoid_backward(gg, yy) : Tensor(),
+                     c.needs(1) ? gg * g * (1.0 - yy * 2.0) : Tensor()};
+           });
+  return out;
+}
+
+Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
+  Tensor out = fused(grad, y, "tanh_backward", [](const auto* g, const auto* yy, auto* o, int64_t n) {
+    kernels::tanh_backward(g, yy, o, n);
+  });
+  if (needs_grad(grad, y))
+    record(out, "TanhBackwardBackward0", "tanh_backward", {grad, y}, {save(grad), save(y)},
+           [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+             Tensor g = c.saved(0), yy = c.saved(1);
+             return {c.needs(0) ? tanh_backward(gg, yy) : Tensor(), c.needs(1) ? gg * g * yy * -2.0 : Tensor()};
+           });
+  return out;
+}
+
+Tensor relu_backward(const Tensor& grad, const Tensor& x) {
+  Tensor out = fused(grad, x, "relu_backward", [](const auto* g, const auto* xx, auto* o, int64_t n) {
+    kernels::relu_backward(g, xx, o, n);
+  });
+  if (needs_grad(grad, x))
+    record(out, "ReluBackwardBackward0", "relu_backward", {grad, x}, {save(x)},
+           [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+             // relu' is piecewise constant: no gradient flows to x.
+             return {c.needs(0) ? relu_backward(gg, c.saved(0)) : Tensor(), c.needs(1) ? zeros_like(gg) : Tensor()};
+           });
+  return out;
+}
+
+}  // namespace ag

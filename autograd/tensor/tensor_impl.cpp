@@ -1,0 +1,63 @@
+#include "ag/detail/tensor_impl.hpp"
+
+#include "ag/autograd.hpp"
+#include "ag/error.hpp"
+#include "engine/release.hpp"
+
+namespace ag {
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+const char* dtype_name(Dtype t) {
+  switch (t) {
+    case Dtype::Float32: return "float32";
+    case Dtype::Float64: return "float64";
+    case Dtype::Int64: return "int64";
+    case Dtype::Bool: return "bool";
+  }
+  return "?";
+}
+
+namespace detail {
+
+TensorImpl::~TensorImpl() {
+  // A tensor may hold the head of a long graph; hand it to the iterative releaser so a
+  // chain of millions of nodes is torn down without recursion (Note [Iterative release]).
+  if (grad_fn) release_node(std::move(grad_fn));
+}
+
+bool TensorImpl::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size());
+  int64_t acc = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+int64_t shape_numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+}  // namespace detail
+}  // namespace ag
