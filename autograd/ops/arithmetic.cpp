@@ -77,13 +77,13 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor operator+(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Add, a, s, false, "add");
   if (needs_grad(a))
-    record(out, "AddBackward1", "add", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
+    record(out, "AddBackward0", "add", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
   return out;
 }
 Tensor operator-(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Sub, a, s, false, "sub");
   if (needs_grad(a))
-    record(out, "SubBackward1", "sub", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
+    record(out, "SubBackward0", "sub", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
   return out;
 }
 Tensor operator-(double s, const Tensor& a) {
@@ -118,20 +118,20 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor operator*(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Mul, a, s, false, "mul");
   if (needs_grad(a))
-    record(out, "MulBackward1", "mul", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g * s}; });
+    record(out, "MulBackward0", "mul", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g * s}; });
   return out;
 }
 Tensor operator*(double s, const Tensor& a) { return a * s; }
 Tensor operator/(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Div, a, s, false, "div");
   if (needs_grad(a))
-    record(out, "DivBackward1", "div", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g / s}; });
+    record(out, "DivBackward0", "div", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g / s}; });
   return out;
 }
 Tensor operator/(double s, const Tensor& a) {
   Tensor out = scalar_forward(BinaryOp::Div, a, s, true, "div");
   if (needs_grad(a))
-    record(out, "DivBackward2", "div", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "DivBackward0", "div", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {-(g * c.saved(1)) / c.saved(0)};  // d(s/a)/da = -(s/a)/a
     });
   return out;
