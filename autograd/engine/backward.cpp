@@ -76,22 +76,4 @@ tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const te
   return result;
 }
 
-namespace {
-std::atomic<int> g_num_threads{0};
-}
-void set_num_threads(int n) {
-  AG_CHECK(n >= 1, "set_num_threads: the number of threads must be at least 1, got ", n);
-  g_num_threads.store(n);
-}
-int get_num_threads() {
-  int n = g_num_threads.load();
-  if (n > 0) return n;
-  if (const char* env = std::getenv("AG_NUM_THREADS")) {
-    int e = std::atoi(env);
-    if (e > 0) return e;
-  }
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(hw) : 1;
-}
-
 }  // namespace ag

@@ -4,20 +4,29 @@
 // One iterative walk from the roots discovers every node and counts its incoming edges.
 // Each edge gets a fixed position in its target's inbox, in walk order. A node is ready
 // when all its incoming edges have delivered (the count reaches zero); finishing a node
-// writes each of its gradients into the inbox slot of the edge and decrements the
-// target's count.
+// writes each of its gradients into the inbox position of the edge and decrements the
+// target's count atomically. Ready nodes run as oneTBB tasks in the shared arena; the
+// task that makes exactly one node ready runs it inline, so a chain spawns no tasks.
 //
 // Note [Deterministic accumulation]
 // Gradients arriving at one input are summed in inbox position order — the order of the
 // walk — never in arrival order. So the bits of every gradient are the same whatever
-// order (or thread) the producers ran in.
+// order, or thread, the producers ran in, for any number of threads.
+//
+// Note [Errors in backward]
+// The first exception thrown by a node is kept; every task that starts after it returns
+// at once, the task group is waited for, and the exception is rethrown on the thread
+// that called backward. No thread is left waiting and no task outlives the call.
 #include "engine/engine.hpp"
 
+#include <tbb/task_group.h>
+
 #include <atomic>
-#include <deque>
-#include <unordered_map>
+#include <exception>
+#include <mutex>
 
 #include "ag/ops.hpp"
+#include "engine/parallel.hpp"
 
 namespace ag::engine {
 namespace {
@@ -36,97 +45,187 @@ class GraphRoot final : public Node {
   tensor_list grads_;
 };
 
-struct Task {
-  Node* node = nullptr;
-  int32_t deps = 0;                          // incoming edges found by the walk
-  std::atomic<int32_t> remaining{0};         // edges not delivered yet
-  std::vector<uint32_t> inbox_slot;          // per incoming edge: which input of node
-  std::vector<Tensor> inbox;                 // per incoming edge: the gradient delivered
-  std::vector<std::pair<Task*, int32_t>> out;  // per next edge: target task and inbox position
-  std::vector<Task*> parents;
-  std::vector<std::pair<uint32_t, size_t>> captures;  // (input slot, index in result)
-  bool run = true;
+// Node* -> task index, open addressing: one allocation for the whole walk, not one per node.
+class NodeIndex {
+ public:
+  explicit NodeIndex(size_t expected) { grow(expected < 16 ? 32 : expected * 2); }
+  // Returns (index, inserted).
+  std::pair<uint32_t, bool> insert(const Node* n, uint32_t next) {
+    if ((count_ + 1) * 2 > keys_.size()) grow(keys_.size() * 2);
+    size_t i = hash(n) & mask_;
+    while (keys_[i]) {
+      if (keys_[i] == n) return {vals_[i], false};
+      i = (i + 1) & mask_;
+    }
+    keys_[i] = n;
+    vals_[i] = next;
+    ++count_;
+    return {next, true};
+  }
+  int64_t find(const Node* n) const {
+    size_t i = hash(n) & mask_;
+    while (keys_[i]) {
+      if (keys_[i] == n) return vals_[i];
+      i = (i + 1) & mask_;
+    }
+    return -1;
+  }
+
+ private:
+  static size_t hash(const Node* n) {
+    auto v = reinterpret_cast<uintptr_t>(n);
+    return static_cast<size_t>((v >> 4) * 0x9E3779B97F4A7C15ull >> 16);
+  }
+  void grow(size_t cap) {
+    size_t c = 1;
+    while (c < cap) c <<= 1;
+    std::vector<const Node*> k(c, nullptr);
+    std::vector<uint32_t> v(c);
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (keys_[i]) {
+        size_t j = hash(keys_[i]) & (c - 1);
+        while (k[j]) j = (j + 1) & (c - 1);
+        k[j] = keys_[i];
+        v[j] = vals_[i];
+      }
+    keys_.swap(k);
+    vals_.swap(v);
+    mask_ = c - 1;
+  }
+  std::vector<const Node*> keys_;
+  std::vector<uint32_t> vals_;
+  size_t mask_ = 0, count_ = 0;
+};
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+struct OutEdge {
+  uint32_t target;  // task index, or kNone for an edge that needs no gradient
+  uint32_t pos;     // position in the target's inbox
 };
 
 struct GraphTask {
-  std::deque<Task> tasks;
-  std::unordered_map<Node*, Task*> index;
+  // Per task, in flat arrays indexed by task (see Note [Dependency counting]).
+  std::vector<Node*> nodes;
+  std::vector<uint32_t> deps;          // incoming edges
+  std::vector<uint32_t> out_begin;     // into `outs`, size tasks + 1
+  std::vector<uint32_t> inbox_begin;   // into `inbox`, size tasks + 1
+  std::vector<OutEdge> outs;
+  std::vector<uint32_t> inbox_slot;    // per inbox position: which input of the node
+  std::vector<Tensor> inbox;           // per inbox position: the gradient delivered
+  std::unique_ptr<std::atomic<uint32_t>[]> remaining;
+  std::vector<uint8_t> run;            // 1: apply the node (all, unless capturing)
+  std::vector<std::vector<std::pair<uint32_t, size_t>>> captures;  // sparse; only with captures
+
   bool keep_graph = false;
   bool create_graph = false;
   tensor_list captured;
 
-  Task* task_for(Node* n, std::vector<Task*>& stack) {
-    auto [it, inserted] = index.try_emplace(n, nullptr);
-    if (inserted) {
-      tasks.emplace_back();
-      it->second = &tasks.back();
-      it->second->node = n;
-      stack.push_back(it->second);
-    }
-    return it->second;
-  }
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
 
-  // Note [Dependency counting]: iterative, so a chain of millions of nodes is fine.
-  Task* walk(Node* root) {
-    std::vector<Task*> stack;
-    Task* rt = task_for(root, stack);
+  void walk(Node* root) {
+    NodeIndex index(1024);
+    std::vector<uint32_t> edge_pos;  // positions, in the order edges are visited
+    std::vector<uint32_t> edge_target;
+    std::vector<uint32_t> order;     // tasks in the order their edges were visited
+    auto add = [&](Node* n) {
+      auto [i, inserted] = index.insert(n, static_cast<uint32_t>(nodes.size()));
+      if (inserted) {
+        nodes.push_back(n);
+        deps.push_back(0);
+      }
+      return std::pair<uint32_t, bool>{i, inserted};
+    };
+    std::vector<uint32_t> stack{add(root).first};
+    std::vector<uint32_t> task_out_begin(1, 0);
+    std::vector<uint32_t> visit_order;
+    std::vector<uint32_t> slot_of_edge;
     while (!stack.empty()) {
-      Task* t = stack.back();
+      const uint32_t t = stack.back();
       stack.pop_back();
-      const auto& edges = t->node->next_edges();
-      t->out.reserve(edges.size());
-      for (const Edge& e : edges) {
+      visit_order.push_back(t);
+      for (const Edge& e : nodes[t]->next_edges()) {
         if (!e.valid()) {
-          t->out.emplace_back(nullptr, -1);
+          edge_target.push_back(kNone);
+          edge_pos.push_back(0);
+          slot_of_edge.push_back(0);
           continue;
         }
-        Task* c = task_for(e.function.get(), stack);
-        t->out.emplace_back(c, c->deps++);
-        c->inbox_slot.push_back(e.input_nr);
-        c->parents.push_back(t);
+        auto [c, inserted] = add(e.function.get());
+        edge_target.push_back(c);
+        edge_pos.push_back(deps[c]++);
+        slot_of_edge.push_back(e.input_nr);
+        if (inserted) stack.push_back(c);
+      }
+      task_out_begin.push_back(static_cast<uint32_t>(edge_target.size()));
+    }
+    const size_t n = nodes.size();
+    // Lay the out edges by task index; tasks were visited in visit_order.
+    out_begin.assign(n + 1, 0);
+    for (size_t v = 0; v < n; ++v) out_begin[visit_order[v] + 1] = task_out_begin[v + 1] - task_out_begin[v];
+    for (size_t i = 0; i < n; ++i) out_begin[i + 1] += out_begin[i];
+    inbox_begin.assign(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) inbox_begin[i + 1] = inbox_begin[i] + deps[i];
+    outs.resize(edge_target.size());
+    inbox_slot.resize(inbox_begin[n]);
+    for (size_t v = 0; v < n; ++v) {
+      const uint32_t t = visit_order[v];
+      for (uint32_t k = task_out_begin[v], j = out_begin[t]; k < task_out_begin[v + 1]; ++k, ++j) {
+        outs[j] = OutEdge{edge_target[k], edge_pos[k]};
+        if (edge_target[k] != kNone) inbox_slot[inbox_begin[edge_target[k]] + edge_pos[k]] = slot_of_edge[k];
       }
     }
-    for (Task& t : tasks) {
-      t.remaining.store(t.deps, std::memory_order_relaxed);
-      t.inbox.resize(t.deps);
-    }
-    return rt;
+    inbox.resize(inbox_begin[n]);
+    remaining.reset(new std::atomic<uint32_t>[n]);
+    for (size_t i = 0; i < n; ++i) remaining[i].store(deps[i], std::memory_order_relaxed);
+    run.assign(n, 1);
+    index_ = std::move(index);
   }
 
   // With captures, a node runs only if a captured edge lies below it.
-  void mark_needed(const std::vector<Edge>& captures) {
-    for (Task& t : tasks) t.run = false;
-    std::vector<Task*> stack;
-    for (size_t i = 0; i < captures.size(); ++i) {
-      auto it = index.find(captures[i].function.get());
-      if (it == index.end()) continue;
-      it->second->captures.emplace_back(captures[i].input_nr, i);
-      stack.push_back(it->second);
+  void mark_needed(const std::vector<Edge>& capture_edges) {
+    const size_t n = nodes.size();
+    std::vector<std::vector<uint32_t>> parents(n);
+    for (uint32_t t = 0; t < n; ++t)
+      for (uint32_t j = out_begin[t]; j < out_begin[t + 1]; ++j)
+        if (outs[j].target != kNone) parents[outs[j].target].push_back(t);
+    run.assign(n, 0);
+    captures.assign(n, {});
+    std::vector<uint32_t> stack;
+    for (size_t i = 0; i < capture_edges.size(); ++i) {
+      int64_t t = index_->find(capture_edges[i].function.get());
+      if (t < 0) continue;
+      captures[t].emplace_back(capture_edges[i].input_nr, i);
+      stack.push_back(static_cast<uint32_t>(t));
     }
     while (!stack.empty()) {
-      Task* t = stack.back();
+      uint32_t t = stack.back();
       stack.pop_back();
-      for (Task* p : t->parents)
-        if (!p->run) {
-          p->run = true;
+      for (uint32_t p : parents[t])
+        if (!run[p]) {
+          run[p] = 1;
           stack.push_back(p);
         }
     }
   }
 
-  // Sums the inbox per input slot in position order (Note [Deterministic accumulation]).
-  tensor_list gather(Task& t) {
-    tensor_list grads(t.node->num_inputs());
-    std::vector<bool> owned(grads.size(), false);
-    for (int32_t p = 0; p < t.deps; ++p) {
-      Tensor& g = t.inbox[p];
+  // Note [Deterministic accumulation]: sum the inbox per input slot in position order.
+  tensor_list gather(uint32_t t) {
+    tensor_list grads(nodes[t]->num_inputs());
+    uint32_t owned = 0;  // bit i: grads[i] is a buffer this task made (safe to add into)
+    for (uint32_t p = inbox_begin[t]; p < inbox_begin[t + 1]; ++p) {
+      Tensor& g = inbox[p];
       if (!g.defined()) continue;
-      Tensor& acc = grads[t.inbox_slot[p]];
+      const uint32_t slot = inbox_slot[p];
+      Tensor& acc = grads[slot];
+      const bool mine = slot < 32 && (owned >> slot & 1u);
       if (!acc.defined()) {
         acc = std::move(g);
-      } else if (create_graph || !owned[t.inbox_slot[p]]) {
-        acc = acc + g;  // a new buffer; the first gradient may be shared with its producer
-        owned[t.inbox_slot[p]] = true;
+      } else if (create_graph || !mine) {
+        acc = acc + g;  // a new buffer: the first gradient may be shared with its producer
+        if (slot < 32) owned |= 1u << slot;
       } else {
         acc.add_(g);
       }
@@ -136,13 +235,13 @@ struct GraphTask {
   }
 
   // Checks a node's outputs against what its targets expect, fixing broadcast shapes.
-  static void validate(const Node& n, tensor_list& outs) {
+  static void validate(const Node& n, tensor_list& outs_) {
     const auto& edges = n.next_edges();
-    if (outs.size() != edges.size())
-      fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", edges.size(),
-           ", got ", outs.size(), ")");
-    for (size_t i = 0; i < outs.size(); ++i) {
-      Tensor& g = outs[i];
+    if (outs_.size() != edges.size())
+      fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", edges.size(), ", got ",
+           outs_.size(), ")");
+    for (size_t i = 0; i < outs_.size(); ++i) {
+      Tensor& g = outs_[i];
       if (!edges[i].valid() || !g.defined()) continue;
       const InputMeta& m = edges[i].function->input_meta(edges[i].input_nr);
       if (g.shape() != m.shape) {
@@ -157,8 +256,9 @@ struct GraphTask {
     }
   }
 
-  void run_task(Task& t, std::vector<Task*>& ready) {
-    Node& n = *t.node;
+  // Runs one node; appends the tasks it made ready to `ready`.
+  void run_task(uint32_t t, std::vector<uint32_t>& ready) {
+    Node& n = *nodes[t];
     tensor_list grads = gather(t);
     // Hooks on the gradients this node receives (tensor hooks, retain_grad).
     for (auto& h : n.pre_hooks()) {
@@ -175,29 +275,61 @@ struct GraphTask {
       else if (create_graph) impl->grad = (Tensor(impl->grad) + grads[slot]).impl_ptr();
       else Tensor(impl->grad).add_(grads[slot]);
     }
-    for (auto& [slot, idx] : t.captures) captured[idx] = grads[slot];
-    if (!t.run) return;
+    if (!captures.empty())
+      for (auto& [slot, idx] : captures[t]) captured[idx] = grads[slot];
+    if (!run[t]) return;
 
     bool any = grads.empty();  // the root takes no gradient and always runs
     for (const Tensor& g : grads) any |= g.defined();
-    tensor_list outs;
+    tensor_list out;
     if (any) {
-      if (grads.size() > 1)  // several outputs: a missing gradient is a zero
+      if (grads.size() > 1)  // several forward outputs: a missing gradient is a zero
         for (size_t i = 0; i < grads.size(); ++i)
           if (!grads[i].defined()) grads[i] = zeros(n.input_meta(i).shape, TensorOptions(n.input_meta(i).dtype));
-      outs = n.apply(std::move(grads));
+      out = n.apply(std::move(grads));
       if (!keep_graph) n.release_variables();
-      validate(n, outs);
+      validate(n, out);
     } else {
-      outs.resize(n.num_outputs());  // nothing flowed in: nothing flows out
+      out.resize(n.num_outputs());  // nothing flowed in: nothing flows out
     }
-    for (size_t i = 0; i < t.out.size(); ++i) {
-      auto [c, pos] = t.out[i];
-      if (!c) continue;
-      if (outs[i].defined()) c->inbox[pos] = std::move(outs[i]);
-      if (c->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) ready.push_back(c);
+    for (uint32_t j = out_begin[t], i = 0; j < out_begin[t + 1]; ++j, ++i) {
+      const OutEdge e = outs[j];
+      if (e.target == kNone) continue;
+      if (out[i].defined()) inbox[inbox_begin[e.target] + e.pos] = std::move(out[i]);
+      if (remaining[e.target].fetch_sub(1, std::memory_order_acq_rel) == 1) ready.push_back(e.target);
     }
   }
+
+  void record_error() {
+    std::lock_guard<std::mutex> l(error_mutex);
+    if (!error) error = std::current_exception();
+    failed.store(true, std::memory_order_release);
+  }
+
+  // A task: run `t`, then keep running inline while exactly one node became ready;
+  // spawn the others (Note [Dependency counting]).
+  void process(uint32_t t, tbb::task_group& group) {
+    AutoGradMode mode(create_graph);
+    std::vector<uint32_t> ready;
+    for (;;) {
+      if (failed.load(std::memory_order_acquire)) return;
+      ready.clear();
+      try {
+        run_task(t, ready);
+      } catch (...) {
+        record_error();
+        return;
+      }
+      if (ready.empty()) return;
+      for (size_t i = 1; i < ready.size(); ++i) {
+        const uint32_t c = ready[i];
+        group.run([this, c, &group] { process(c, group); });
+      }
+      t = ready[0];
+    }
+  }
+
+  std::optional<NodeIndex> index_;
 };
 
 }  // namespace
@@ -209,16 +341,27 @@ tensor_list execute(const std::vector<Edge>& roots, const tensor_list& root_grad
   g.keep_graph = keep_graph;
   g.create_graph = create_graph;
   g.captured.resize(captures.size());
-  Task* rt = g.walk(root.get());
+  g.walk(root.get());
   if (!captures.empty()) g.mark_needed(captures);
-  rt->run = true;
+  g.run[0] = 1;  // the root is task 0
 
-  AutoGradMode mode(create_graph);
-  std::vector<Task*> ready{rt};
-  while (!ready.empty()) {
-    Task* t = ready.back();
-    ready.pop_back();
-    g.run_task(*t, ready);
+  if (get_num_threads() == 1 || g.nodes.size() < 3) {
+    // One thread: the same scheduler without tasks.
+    AutoGradMode mode(create_graph);
+    std::vector<uint32_t> ready{0};
+    while (!ready.empty()) {
+      uint32_t t = ready.back();
+      ready.pop_back();
+      g.run_task(t, ready);
+    }
+  } else {
+    auto arena = detail::arena();
+    arena->execute([&] {
+      tbb::task_group group;
+      group.run([&] { g.process(0, group); });
+      group.wait();
+    });
+    if (g.error) std::rethrow_exception(g.error);
   }
   return std::move(g.captured);
 }

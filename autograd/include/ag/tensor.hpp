@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "ag/detail/tensor_impl.hpp"
@@ -94,6 +95,15 @@ class Tensor {
   // (or an undefined Tensor to keep it). Returns the hook's index.
   unsigned register_hook(std::function<Tensor(const Tensor&)> hook) const;
   unsigned register_hook(std::function<void(const Tensor&)> hook) const;
+  // Any callable: one returning void only inspects, one returning Tensor may replace.
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, std::function<Tensor(const Tensor&)>> &&
+                                              !std::is_same_v<std::decay_t<F>, std::function<void(const Tensor&)>>>>
+  unsigned register_hook(F&& hook) const {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, const Tensor&>>)
+      return register_hook(std::function<void(const Tensor&)>(std::forward<F>(hook)));
+    else
+      return register_hook(std::function<Tensor(const Tensor&)>(std::forward<F>(hook)));
+  }
 
   // ---- shape ops (views where possible) --------------------------------------------
   Tensor reshape(const Shape& shape) const;
