@@ -13,6 +13,14 @@
 // walk — never in arrival order. So the bits of every gradient are the same whatever
 // order, or thread, the producers ran in, for any number of threads.
 //
+// Note [Walk claims]
+// The walk must map each Node to its task index. A hash map costs a cache miss per node;
+// instead a walk claims a node by writing its own id into the node (compare-and-swap from
+// 0) and keeps the index beside it. A node already claimed by another walk running at
+// the same time (concurrent backward through shared nodes, e.g. a shared leaf's
+// accumulator) goes to a small per-walk hash map instead. Claims are released when the
+// backward ends, before any node can be destroyed.
+//
 // Note [Errors in backward]
 // The first exception thrown by a node is kept; every task that starts after it returns
 // at once, the task group is waited for, and the exception is rethrown on the thread
@@ -28,8 +36,17 @@
 #include "ag/ops.hpp"
 #include "engine/parallel.hpp"
 
+namespace ag {
+struct NodeWalkAccess {
+  static std::atomic<uint64_t>& owner(Node& n) { return n.walk_owner_; }
+  static uint32_t& index(Node& n) { return n.walk_index_; }
+};
+}  // namespace ag
+
 namespace ag::engine {
 namespace {
+
+std::atomic<uint64_t> g_next_walk_id{1};
 
 // Feeds the head gradients to the roots.
 class GraphRoot final : public Node {
@@ -102,13 +119,15 @@ constexpr uint32_t kNone = UINT32_MAX;
 struct OutEdge {
   uint32_t target;  // task index, or kNone for an edge that needs no gradient
   uint32_t pos;     // position in the target's inbox
+  uint32_t slot;    // which input of the target
 };
 
 struct GraphTask {
   // Per task, in flat arrays indexed by task (see Note [Dependency counting]).
   std::vector<Node*> nodes;
   std::vector<uint32_t> deps;          // incoming edges
-  std::vector<uint32_t> out_begin;     // into `outs`, size tasks + 1
+  std::vector<uint32_t> out_first;     // into `outs`: where a task's next edges start
+  std::vector<uint32_t> out_count;
   std::vector<uint32_t> inbox_begin;   // into `inbox`, size tasks + 1
   std::vector<OutEdge> outs;
   std::vector<uint32_t> inbox_slot;    // per inbox position: which input of the node
@@ -120,63 +139,59 @@ struct GraphTask {
   bool keep_graph = false;
   bool create_graph = false;
   tensor_list captured;
+  const uint64_t walk_id = g_next_walk_id.fetch_add(1, std::memory_order_relaxed);
+  std::vector<Node*> claimed;
 
   std::mutex error_mutex;
   std::exception_ptr error;
   std::atomic<bool> failed{false};
 
   void walk(Node* root) {
-    NodeIndex index(1024);
-    std::vector<uint32_t> edge_pos;  // positions, in the order edges are visited
-    std::vector<uint32_t> edge_target;
-    std::vector<uint32_t> order;     // tasks in the order their edges were visited
-    auto add = [&](Node* n) {
-      auto [i, inserted] = index.insert(n, static_cast<uint32_t>(nodes.size()));
-      if (inserted) {
-        nodes.push_back(n);
-        deps.push_back(0);
+    NodeIndex index(16);  // only for nodes another walk has claimed (Note [Walk claims])
+    nodes.reserve(1024);
+    deps.reserve(1024);
+    outs.reserve(1024);
+    auto add = [&](Node* n) -> std::pair<uint32_t, bool> {
+      const uint32_t next = static_cast<uint32_t>(nodes.size());
+      auto& owner = NodeWalkAccess::owner(*n);
+      uint64_t seen = owner.load(std::memory_order_acquire);
+      if (seen == walk_id) return {NodeWalkAccess::index(*n), false};
+      if (seen == 0 && owner.compare_exchange_strong(seen, walk_id, std::memory_order_acq_rel)) {
+        NodeWalkAccess::index(*n) = next;
+        claimed.push_back(n);
+      } else {
+        auto [i, inserted] = index.insert(n, next);
+        if (!inserted) return {i, false};
       }
-      return std::pair<uint32_t, bool>{i, inserted};
+      nodes.push_back(n);
+      deps.push_back(0);
+      return {next, true};
     };
     std::vector<uint32_t> stack{add(root).first};
-    std::vector<uint32_t> task_out_begin(1, 0);
-    std::vector<uint32_t> visit_order;
-    std::vector<uint32_t> slot_of_edge;
     while (!stack.empty()) {
       const uint32_t t = stack.back();
       stack.pop_back();
-      visit_order.push_back(t);
-      for (const Edge& e : nodes[t]->next_edges()) {
+      const auto& next = nodes[t]->next_edges();
+      out_first.resize(nodes.size());
+      out_count.resize(nodes.size());
+      out_first[t] = static_cast<uint32_t>(outs.size());
+      out_count[t] = static_cast<uint32_t>(next.size());
+      for (const Edge& e : next) {
         if (!e.valid()) {
-          edge_target.push_back(kNone);
-          edge_pos.push_back(0);
-          slot_of_edge.push_back(0);
+          outs.push_back(OutEdge{kNone, 0, 0});
           continue;
         }
         auto [c, inserted] = add(e.function.get());
-        edge_target.push_back(c);
-        edge_pos.push_back(deps[c]++);
-        slot_of_edge.push_back(e.input_nr);
+        outs.push_back(OutEdge{c, deps[c]++, e.input_nr});
         if (inserted) stack.push_back(c);
       }
-      task_out_begin.push_back(static_cast<uint32_t>(edge_target.size()));
     }
     const size_t n = nodes.size();
-    // Lay the out edges by task index; tasks were visited in visit_order.
-    out_begin.assign(n + 1, 0);
-    for (size_t v = 0; v < n; ++v) out_begin[visit_order[v] + 1] = task_out_begin[v + 1] - task_out_begin[v];
-    for (size_t i = 0; i < n; ++i) out_begin[i + 1] += out_begin[i];
     inbox_begin.assign(n + 1, 0);
     for (size_t i = 0; i < n; ++i) inbox_begin[i + 1] = inbox_begin[i] + deps[i];
-    outs.resize(edge_target.size());
     inbox_slot.resize(inbox_begin[n]);
-    for (size_t v = 0; v < n; ++v) {
-      const uint32_t t = visit_order[v];
-      for (uint32_t k = task_out_begin[v], j = out_begin[t]; k < task_out_begin[v + 1]; ++k, ++j) {
-        outs[j] = OutEdge{edge_target[k], edge_pos[k]};
-        if (edge_target[k] != kNone) inbox_slot[inbox_begin[edge_target[k]] + edge_pos[k]] = slot_of_edge[k];
-      }
-    }
+    for (const OutEdge& e : outs)
+      if (e.target != kNone) inbox_slot[inbox_begin[e.target] + e.pos] = e.slot;
     inbox.resize(inbox_begin[n]);
     remaining.reset(new std::atomic<uint32_t>[n]);
     for (size_t i = 0; i < n; ++i) remaining[i].store(deps[i], std::memory_order_relaxed);
@@ -184,18 +199,30 @@ struct GraphTask {
     index_ = std::move(index);
   }
 
+  // Finds a task by node after the walk (for captures).
+  int64_t find(Node* n) {
+    if (NodeWalkAccess::owner(*n).load(std::memory_order_acquire) == walk_id) return NodeWalkAccess::index(*n);
+    return index_->find(n);
+  }
+
+  void release_claims() {
+    for (Node* n : claimed) NodeWalkAccess::owner(*n).store(0, std::memory_order_release);
+    claimed.clear();
+  }
+  ~GraphTask() { release_claims(); }
+
   // With captures, a node runs only if a captured edge lies below it.
   void mark_needed(const std::vector<Edge>& capture_edges) {
     const size_t n = nodes.size();
     std::vector<std::vector<uint32_t>> parents(n);
     for (uint32_t t = 0; t < n; ++t)
-      for (uint32_t j = out_begin[t]; j < out_begin[t + 1]; ++j)
+      for (uint32_t j = out_first[t]; j < out_first[t] + out_count[t]; ++j)
         if (outs[j].target != kNone) parents[outs[j].target].push_back(t);
     run.assign(n, 0);
     captures.assign(n, {});
     std::vector<uint32_t> stack;
     for (size_t i = 0; i < capture_edges.size(); ++i) {
-      int64_t t = index_->find(capture_edges[i].function.get());
+      int64_t t = find(capture_edges[i].function.get());
       if (t < 0) continue;
       captures[t].emplace_back(capture_edges[i].input_nr, i);
       stack.push_back(static_cast<uint32_t>(t));
@@ -292,7 +319,7 @@ struct GraphTask {
     } else {
       out.resize(n.num_outputs());  // nothing flowed in: nothing flows out
     }
-    for (uint32_t j = out_begin[t], i = 0; j < out_begin[t + 1]; ++j, ++i) {
+    for (uint32_t j = out_first[t], i = 0; i < out_count[t]; ++j, ++i) {
       const OutEdge e = outs[j];
       if (e.target == kNone) continue;
       if (out[i].defined()) inbox[inbox_begin[e.target] + e.pos] = std::move(out[i]);

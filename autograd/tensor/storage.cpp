@@ -1,22 +1,14 @@
 #include "ag/storage.hpp"
 
-#include <cstdlib>
-#include <new>
-
-#include "ag/error.hpp"
+#include "tensor/allocator.hpp"
 
 namespace ag {
 
-Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
-  // aligned_alloc wants a multiple of the alignment; a zero-size tensor still gets a
-  // valid, unique pointer.
-  size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  if (rounded == 0) rounded = kAlignment;
-  data_ = std::aligned_alloc(kAlignment, rounded);
-  if (!data_) fail("Storage: cannot allocate ", nbytes, " bytes");
-}
+// Buffers come from the caching allocator (tensor/allocator.hpp): 64-byte aligned, and a
+// zero-size tensor still gets a valid, unique pointer.
+Storage::Storage(size_t nbytes) : nbytes_(nbytes) { data_ = detail::cached_alloc(nbytes, &capacity_); }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { detail::cached_free(data_, capacity_); }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) { return std::make_shared<Storage>(nbytes); }
 

@@ -98,6 +98,13 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<std::pair<uint32_t, std::weak_ptr<detail::TensorImpl>>> retained_;
   uint64_t sequence_nr_;
   const char* forward_op_ = "";
+
+ private:
+  friend struct NodeWalkAccess;
+  // Which backward walk has claimed this node, and its index there (engine.cpp,
+  // Note [Walk claims]). 0 = unclaimed.
+  std::atomic<uint64_t> walk_owner_{0};
+  uint32_t walk_index_ = 0;
 };
 
 // The node that accumulates gradients into a leaf's .grad().

@@ -33,6 +33,7 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
+  size_t capacity_ = 0;  // bytes actually reserved (the allocator's size class)
   std::atomic<uint32_t> version_{0};
 };
 

@@ -1,0 +1,121 @@
+#include "tensor/allocator.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+#include "ag/detail/tensor_impl.hpp"
+#include "ag/error.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define AG_CACHE_DEFAULT_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AG_CACHE_DEFAULT_OFF 1
+#endif
+#endif
+
+namespace ag::detail {
+
+namespace {
+
+constexpr size_t kMinClass = 6;    // 64 bytes
+constexpr size_t kMaxClass = 28;   // 256 MiB
+constexpr size_t kAlignment = 64;
+
+struct Bin {
+  SpinLock lock;
+  std::vector<void*> free;
+};
+
+struct Cache {
+  Bin bins[kMaxClass + 1];
+  std::atomic<uint64_t> system_allocs{0}, hits{0}, cached{0};
+  uint64_t limit = uint64_t{1} << 30;
+  bool enabled = true;
+  Cache() {
+    if (const char* e = std::getenv("AG_CACHE_BYTES")) limit = std::strtoull(e, nullptr, 10);
+#ifdef AG_CACHE_DEFAULT_OFF
+    enabled = false;
+#endif
+    if (limit == 0) enabled = false;
+  }
+};
+
+// Never destroyed: tensors in static storage may be freed after main returns.
+Cache& cache() {
+  static Cache* c = new Cache();
+  return *c;
+}
+
+size_t size_class(size_t n) {
+  size_t c = kMinClass;
+  while ((size_t{1} << c) < n) ++c;
+  return c;
+}
+
+void* system_alloc(size_t bytes) {
+  void* p = std::aligned_alloc(kAlignment, bytes);
+  if (!p) fail("Storage: cannot allocate ", bytes, " bytes");
+  cache().system_allocs.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+}  // namespace
+
+void* cached_alloc(size_t nbytes, size_t* capacity) {
+  Cache& c = cache();
+  const size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
+  if (cls > kMaxClass || !c.enabled) {
+    *capacity = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+    if (*capacity == 0) *capacity = kAlignment;
+    return system_alloc(*capacity);
+  }
+  *capacity = size_t{1} << cls;
+  Bin& b = c.bins[cls];
+  {
+    std::lock_guard<SpinLock> l(b.lock);
+    if (!b.free.empty()) {
+      void* p = b.free.back();
+      b.free.pop_back();
+      c.cached.fetch_sub(*capacity, std::memory_order_relaxed);
+      c.hits.fetch_add(1, std::memory_order_relaxed);
+      return p;
+    }
+  }
+  return system_alloc(*capacity);
+}
+
+void cached_free(void* p, size_t capacity) {
+  if (!p) return;
+  Cache& c = cache();
+  const size_t cls = size_class(capacity);
+  if (c.enabled && cls <= kMaxClass && (size_t{1} << cls) == capacity &&
+      c.cached.load(std::memory_order_relaxed) + capacity <= c.limit) {
+    Bin& b = c.bins[cls];
+    std::lock_guard<SpinLock> l(b.lock);
+    b.free.push_back(p);
+    c.cached.fetch_add(capacity, std::memory_order_relaxed);
+    return;
+  }
+  std::free(p);
+}
+
+AllocatorStats allocator_stats() {
+  Cache& c = cache();
+  return {c.system_allocs.load(), c.hits.load(), c.cached.load()};
+}
+
+void empty_cache() {
+  Cache& c = cache();
+  for (auto& b : c.bins) {
+    std::lock_guard<SpinLock> l(b.lock);
+    for (void* p : b.free) std::free(p);
+    c.cached.fetch_sub(0, std::memory_order_relaxed);
+    b.free.clear();
+  }
+  c.cached.store(0);
+}
+
+}  // namespace ag::detail
