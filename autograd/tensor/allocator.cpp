@@ -49,6 +49,18 @@ Cache& cache() {
   return *c;
 }
 
+// A small per-thread cache in front of the shared bins, so that backward tasks on
+// different threads do not fight over one bin's lock for every gradient buffer.
+constexpr size_t kThreadMaxClass = 20;  // 1 MiB
+constexpr size_t kThreadSlots = 16;     // buffers kept per class and thread
+
+struct ThreadCache {
+  std::vector<void*> bins[kThreadMaxClass + 1];
+  ~ThreadCache();
+};
+
+thread_local ThreadCache t_cache;
+
 size_t size_class(size_t n) {
   size_t c = kMinClass;
   while ((size_t{1} << c) < n) ++c;
@@ -73,6 +85,16 @@ void* cached_alloc(size_t nbytes, size_t* capacity) {
     return system_alloc(*capacity);
   }
   *capacity = size_t{1} << cls;
+  if (cls <= kThreadMaxClass) {
+    auto& mine = t_cache.bins[cls];
+    if (!mine.empty()) {
+      void* p = mine.back();
+      mine.pop_back();
+      c.cached.fetch_sub(*capacity, std::memory_order_relaxed);
+      c.hits.fetch_add(1, std::memory_order_relaxed);
+      return p;
+    }
+  }
   Bin& b = c.bins[cls];
   {
     std::lock_guard<SpinLock> l(b.lock);
@@ -93,6 +115,12 @@ void cached_free(void* p, size_t capacity) {
   const size_t cls = size_class(capacity);
   if (c.enabled && cls <= kMaxClass && (size_t{1} << cls) == capacity &&
       c.cached.load(std::memory_order_relaxed) + capacity <= c.limit) {
+    if (cls <= kThreadMaxClass && t_cache.bins[cls].size() < kThreadSlots) {
+      if (t_cache.bins[cls].capacity() == 0) t_cache.bins[cls].reserve(kThreadSlots);
+      t_cache.bins[cls].push_back(p);
+      c.cached.fetch_add(capacity, std::memory_order_relaxed);
+      return;
+    }
     Bin& b = c.bins[cls];
     std::lock_guard<SpinLock> l(b.lock);
     b.free.push_back(p);
@@ -102,6 +130,17 @@ void cached_free(void* p, size_t capacity) {
   std::free(p);
 }
 
+// A thread that ends hands its buffers to the shared bins.
+ThreadCache::~ThreadCache() {
+  Cache& c = cache();
+  for (size_t cls = 0; cls <= kThreadMaxClass; ++cls) {
+    if (bins[cls].empty()) continue;
+    std::lock_guard<SpinLock> l(c.bins[cls].lock);
+    c.bins[cls].free.insert(c.bins[cls].free.end(), bins[cls].begin(), bins[cls].end());
+    bins[cls].clear();
+  }
+}
+
 AllocatorStats allocator_stats() {
   Cache& c = cache();
   return {c.system_allocs.load(), c.hits.load(), c.cached.load()};
@@ -109,10 +148,13 @@ AllocatorStats allocator_stats() {
 
 void empty_cache() {
   Cache& c = cache();
+  for (auto& mine : t_cache.bins) {  // this thread's cache; other threads keep theirs
+    for (void* p : mine) std::free(p);
+    mine.clear();
+  }
   for (auto& b : c.bins) {
     std::lock_guard<SpinLock> l(b.lock);
     for (void* p : b.free) std::free(p);
-    c.cached.fetch_sub(0, std::memory_order_relaxed);
     b.free.clear();
   }
   c.cached.store(0);
