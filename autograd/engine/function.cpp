@@ -2,6 +2,7 @@
 // torch::autograd::Function): the node that calls Derived::backward.
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
+#include "tensor/pool.hpp"
 
 #include <cctype>
 
@@ -66,7 +67,7 @@ tensor_list wrap_function_outputs(const char* name, const tensor_list& inputs, t
   bool any = false;
   for (const auto& t : inputs) any |= t.defined() && t.requires_grad();
   if (!any || !GradMode::is_enabled()) return outputs;
-  auto node = std::make_shared<CppFunctionNode>(readable(name), ctx, std::move(backward));
+  auto node = detail::make_pooled<CppFunctionNode>(readable(name), ctx, std::move(backward));
   ctx->node_ = node.get();
   for (const auto& t : inputs) {
     ctx->needs_input_grad_.push_back(t.defined() && t.requires_grad());

@@ -6,6 +6,7 @@
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
 #include "engine/release.hpp"
+#include "tensor/pool.hpp"
 
 namespace ag {
 
@@ -56,7 +57,7 @@ void GradMode::set_enabled(bool on) { t_grad_enabled = on; }
 namespace {
 // A new TensorImpl over the same storage and geometry, with the given history.
 Tensor shallow_copy(const Tensor& t, std::shared_ptr<Node> fn, uint32_t output_nr) {
-  auto impl = std::make_shared<detail::TensorImpl>();
+  auto impl = detail::make_pooled<detail::TensorImpl>();
   const auto& src = *t.unsafeGetTensorImpl();
   impl->storage = src.storage;
   impl->offset = src.offset;
@@ -149,7 +150,7 @@ Edge gradient_edge(const Tensor& t) {
   std::lock_guard<detail::SpinLock> lock(impl->grad_lock);
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
-    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    acc = detail::make_pooled<AccumulateGrad>(t.impl_ptr());
     impl->grad_accumulator = acc;
   }
   return Edge{std::move(acc), 0};

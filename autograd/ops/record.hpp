@@ -24,6 +24,7 @@
 
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
+#include "tensor/pool.hpp"
 
 namespace ag::detail {
 
@@ -78,7 +79,7 @@ inline bool needs_grad_list(const tensor_list& ts) {
 template <class F, class Inputs>
 void record_node(Tensor& out, const char* node_name, const char* op, const Inputs& inputs,
                  std::initializer_list<Save> saved, F&& fn) {
-  auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(node_name, std::forward<F>(fn));
+  auto node = make_pooled<LambdaNode<std::decay_t<F>>>(node_name, std::forward<F>(fn));
   auto& edges = node->mutable_next_edges();
   edges.reserve(inputs.size());
   for (const Tensor& t : inputs) edges.push_back(t.defined() && t.requires_grad() ? gradient_edge(t) : Edge{});

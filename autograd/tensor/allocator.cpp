@@ -1,5 +1,7 @@
 #include "tensor/allocator.hpp"
 
+#include <tbb/scalable_allocator.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -31,7 +33,7 @@ struct Bin {
 
 struct Cache {
   Bin bins[kMaxClass + 1];
-  std::atomic<uint64_t> system_allocs{0}, hits{0}, cached{0};
+  std::atomic<uint64_t> cached{0};
   uint64_t limit = uint64_t{1} << 30;
   bool enabled = true;
   Cache() {
@@ -52,7 +54,8 @@ Cache& cache() {
 // A small per-thread cache in front of the shared bins, so that backward tasks on
 // different threads do not fight over one bin's lock for every gradient buffer.
 constexpr size_t kThreadMaxClass = 20;  // 1 MiB
-constexpr size_t kThreadSlots = 16;     // buffers kept per class and thread
+constexpr size_t kThreadSlots = 16;     // buffers kept per class and thread (not counted
+                                        // in cached_bytes: at most 16 per class <= 1 MiB)
 
 struct ThreadCache {
   std::vector<void*> bins[kThreadMaxClass + 1];
@@ -67,10 +70,46 @@ size_t size_class(size_t n) {
   return c;
 }
 
+// Counters kept per thread (no shared cache line on the hot path), summed on demand.
+struct Counters {
+  std::atomic<uint64_t> system_allocs{0}, hits{0};
+};
+std::mutex g_counters_mutex;
+std::vector<Counters*>& all_counters() {
+  static auto* v = new std::vector<Counters*>();
+  return *v;
+}
+Counters& counters() {
+  thread_local Counters* mine = [] {
+    auto* c = new Counters();  // leaked on purpose: stats outlive threads
+    std::lock_guard<std::mutex> l(g_counters_mutex);
+    all_counters().push_back(c);
+    return c;
+  }();
+  return *mine;
+}
+
+// Buffers come from tbbmalloc (see tensor/pool.hpp for why), or from the C library under
+// AddressSanitizer so that it sees every buffer.
+void* raw_alloc(size_t bytes) {
+#ifdef AG_CACHE_DEFAULT_OFF
+  return std::aligned_alloc(kAlignment, bytes);
+#else
+  return scalable_aligned_malloc(bytes, kAlignment);
+#endif
+}
+void raw_free(void* p) {
+#ifdef AG_CACHE_DEFAULT_OFF
+  std::free(p);
+#else
+  scalable_aligned_free(p);
+#endif
+}
+
 void* system_alloc(size_t bytes) {
-  void* p = std::aligned_alloc(kAlignment, bytes);
+  void* p = raw_alloc(bytes);
   if (!p) fail("Storage: cannot allocate ", bytes, " bytes");
-  cache().system_allocs.fetch_add(1, std::memory_order_relaxed);
+  counters().system_allocs.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
 
@@ -90,8 +129,7 @@ void* cached_alloc(size_t nbytes, size_t* capacity) {
     if (!mine.empty()) {
       void* p = mine.back();
       mine.pop_back();
-      c.cached.fetch_sub(*capacity, std::memory_order_relaxed);
-      c.hits.fetch_add(1, std::memory_order_relaxed);
+      counters().hits.fetch_add(1, std::memory_order_relaxed);
       return p;
     }
   }
@@ -102,7 +140,7 @@ void* cached_alloc(size_t nbytes, size_t* capacity) {
       void* p = b.free.back();
       b.free.pop_back();
       c.cached.fetch_sub(*capacity, std::memory_order_relaxed);
-      c.hits.fetch_add(1, std::memory_order_relaxed);
+      counters().hits.fetch_add(1, std::memory_order_relaxed);
       return p;
     }
   }
@@ -118,7 +156,6 @@ void cached_free(void* p, size_t capacity) {
     if (cls <= kThreadMaxClass && t_cache.bins[cls].size() < kThreadSlots) {
       if (t_cache.bins[cls].capacity() == 0) t_cache.bins[cls].reserve(kThreadSlots);
       t_cache.bins[cls].push_back(p);
-      c.cached.fetch_add(capacity, std::memory_order_relaxed);
       return;
     }
     Bin& b = c.bins[cls];
@@ -127,7 +164,7 @@ void cached_free(void* p, size_t capacity) {
     c.cached.fetch_add(capacity, std::memory_order_relaxed);
     return;
   }
-  std::free(p);
+  raw_free(p);
 }
 
 // A thread that ends hands its buffers to the shared bins.
@@ -143,18 +180,24 @@ ThreadCache::~ThreadCache() {
 
 AllocatorStats allocator_stats() {
   Cache& c = cache();
-  return {c.system_allocs.load(), c.hits.load(), c.cached.load()};
+  AllocatorStats s{0, 0, c.cached.load()};
+  std::lock_guard<std::mutex> l(g_counters_mutex);
+  for (Counters* k : all_counters()) {
+    s.system_allocs += k->system_allocs.load(std::memory_order_relaxed);
+    s.cache_hits += k->hits.load(std::memory_order_relaxed);
+  }
+  return s;
 }
 
 void empty_cache() {
   Cache& c = cache();
   for (auto& mine : t_cache.bins) {  // this thread's cache; other threads keep theirs
-    for (void* p : mine) std::free(p);
+    for (void* p : mine) raw_free(p);
     mine.clear();
   }
   for (auto& b : c.bins) {
     std::lock_guard<SpinLock> l(b.lock);
-    for (void* p : b.free) std::free(p);
+    for (void* p : b.free) raw_free(p);
     b.free.clear();
   }
   c.cached.store(0);

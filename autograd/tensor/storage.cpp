@@ -1,6 +1,7 @@
 #include "ag/storage.hpp"
 
 #include "tensor/allocator.hpp"
+#include "tensor/pool.hpp"
 
 namespace ag {
 
@@ -10,6 +11,6 @@ Storage::Storage(size_t nbytes) : nbytes_(nbytes) { data_ = detail::cached_alloc
 
 Storage::~Storage() { detail::cached_free(data_, capacity_); }
 
-std::shared_ptr<Storage> Storage::allocate(size_t nbytes) { return std::make_shared<Storage>(nbytes); }
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes) { return detail::make_pooled<Storage>(nbytes); }
 
 }  // namespace ag

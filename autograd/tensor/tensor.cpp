@@ -7,13 +7,14 @@
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
 #include "tensor/make.hpp"
+#include "tensor/pool.hpp"
 
 namespace ag {
 
 namespace detail {
 
 Tensor make_tensor(const Shape& shape, Dtype dtype) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   for (int64_t d : shape) AG_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
   impl->numel = shape_numel(shape);
   impl->storage = Storage::allocate(static_cast<size_t>(impl->numel) * element_size(dtype));
@@ -24,7 +25,7 @@ Tensor make_tensor(const Shape& shape, Dtype dtype) {
 }
 
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   const TensorImpl& b = *base.unsafeGetTensorImpl();
   impl->storage = b.storage;
   impl->offset = offset;

@@ -2,11 +2,13 @@
 
 #include "ag/autograd.hpp"
 #include "ag/error.hpp"
+
+#include <ostream>
 #include "engine/release.hpp"
 
 namespace ag {
 
-std::string shape_str(const std::vector<int64_t>& shape) {
+std::string shape_str(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i) s += ", ";
@@ -24,6 +26,8 @@ const char* dtype_name(Dtype t) {
   }
   return "?";
 }
+
+std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << shape_str(s); }
 
 namespace detail {
 
@@ -43,8 +47,8 @@ bool TensorImpl::is_contiguous() const {
   return true;
 }
 
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size());
+Shape contiguous_strides(const Shape& shape) {
+  Shape s(shape.size(), 0);
   int64_t acc = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     s[i] = acc;
@@ -53,7 +57,7 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
   return s;
 }
 
-int64_t shape_numel(const std::vector<int64_t>& shape) {
+int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;

@@ -28,7 +28,8 @@ void append(std::ostringstream& os, const T& v, const R&... rest) {
 }  // namespace detail
 
 // Formats a shape as "[2, 3]".
-std::string shape_str(const std::vector<int64_t>& shape);
+class Shape;
+std::string shape_str(const Shape& shape);
 
 // Builds a message from pieces and throws ag::Error.
 template <class... A>

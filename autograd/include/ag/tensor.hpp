@@ -20,13 +20,13 @@
 #include "ag/detail/tensor_impl.hpp"
 #include "ag/dtype.hpp"
 #include "ag/error.hpp"
+#include "ag/shape.hpp"
 
 namespace ag {
 
 class Node;
 class Tensor;
 using tensor_list = std::vector<Tensor>;
-using Shape = std::vector<int64_t>;
 
 // Options for factories: dtype and requires_grad, chained as in libtorch.
 class TensorOptions {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ag/dtype.hpp"
+#include "ag/shape.hpp"
 #include "ag/storage.hpp"
 
 namespace ag {
@@ -39,8 +40,8 @@ class SpinLock {
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // in elements
-  std::vector<int64_t> shape;
-  std::vector<int64_t> strides;  // in elements
+  Shape shape;
+  Shape strides;  // in elements
   int64_t numel = 0;
   Dtype dtype = kFloat32;
 
@@ -70,8 +71,8 @@ struct TensorImpl {
 };
 
 // Strides of a contiguous (row-major) tensor of the given shape.
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
-int64_t shape_numel(const std::vector<int64_t>& shape);
+Shape contiguous_strides(const Shape& shape);
+int64_t shape_numel(const Shape& shape);
 
 }  // namespace detail
 }  // namespace ag

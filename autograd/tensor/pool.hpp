@@ -1,0 +1,21 @@
+// make_pooled: std::make_shared through oneTBB's scalable allocator. Internal.
+//
+// The objects of a graph (tensor handles, storages, nodes) are made on one thread during
+// forward and freed on whichever thread runs their backward node. glibc's malloc takes a
+// lock on the allocating thread's arena for each such cross-thread free, which serialises
+// a parallel backward; tbbmalloc frees to per-thread pools without that lock.
+#pragma once
+
+#include <tbb/scalable_allocator.h>
+
+#include <memory>
+#include <utility>
+
+namespace ag::detail {
+
+template <class T, class... A>
+std::shared_ptr<T> make_pooled(A&&... args) {
+  return std::allocate_shared<T>(tbb::scalable_allocator<T>(), std::forward<A>(args)...);
+}
+
+}  // namespace ag::detail
