@@ -52,7 +52,7 @@ std::atomic<uint64_t> g_next_walk_id{1};
 class GraphRoot final : public Node {
  public:
   GraphRoot(const std::vector<Edge>& roots, tensor_list grads) : grads_(std::move(grads)) {
-    next_edges_ = roots;
+    next_edges_.assign(roots.begin(), roots.end());
     forward_op_ = "backward";
   }
   std::string name() const override { return "GraphRoot"; }

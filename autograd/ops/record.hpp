@@ -31,7 +31,7 @@ namespace ag::detail {
 // What a derivative lambda sees: the saved tensors and which inputs need a gradient.
 struct BackwardCtx {
   const Node* node;
-  const std::vector<SavedVariable>* saved_vars;
+  const std::vector<SavedVariable, PoolAllocator<SavedVariable>>* saved_vars;
   Tensor saved(size_t i) const { return (*saved_vars)[i].unpack(node); }
   bool needs(size_t i) const { return node->needs_input_grad(i); }
 };
@@ -48,7 +48,7 @@ class LambdaNode final : public Node {
   void release_variables() override {
     for (auto& s : saved_) s.reset();
   }
-  std::vector<SavedVariable> saved_;
+  std::vector<SavedVariable, PoolAllocator<SavedVariable>> saved_;
 
  private:
   const char* name_;

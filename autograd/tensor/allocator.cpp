@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "ag/detail/tensor_impl.hpp"
@@ -177,6 +178,13 @@ ThreadCache::~ThreadCache() {
     bins[cls].clear();
   }
 }
+
+void* pool_allocate(size_t bytes) {
+  void* p = scalable_malloc(bytes);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void pool_deallocate(void* p) noexcept { scalable_free(p); }
 
 AllocatorStats allocator_stats() {
   Cache& c = cache();

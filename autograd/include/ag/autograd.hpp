@@ -19,6 +19,24 @@ namespace ag {
 
 class Node;
 
+namespace detail {
+// Graph bookkeeping (edges, metadata, saved tensors) goes through tbbmalloc, like the
+// tensors themselves (see tensor/pool.hpp for why); this adapter keeps TBB out of the headers.
+void* pool_allocate(size_t bytes);
+void pool_deallocate(void* p) noexcept;
+template <class T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() = default;
+  template <class U>
+  PoolAllocator(const PoolAllocator<U>&) {}  // NOLINT
+  T* allocate(size_t n) { return static_cast<T*>(pool_allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t) noexcept { pool_deallocate(p); }
+  friend bool operator==(const PoolAllocator&, const PoolAllocator&) { return true; }
+  friend bool operator!=(const PoolAllocator&, const PoolAllocator&) { return false; }
+};
+}  // namespace detail
+
 // An edge of the backward graph: gradient input `input_nr` of `function`.
 struct Edge {
   std::shared_ptr<Node> function;
@@ -31,6 +49,8 @@ struct InputMeta {
   Shape shape;
   Dtype dtype = kFloat32;
 };
+
+using edge_list = std::vector<Edge, detail::PoolAllocator<Edge>>;
 
 // A tensor saved for backward. It remembers the storage version at save time: unpacking
 // after an in-place change of that tensor throws ag::Error naming the node. Outputs of a
@@ -69,8 +89,8 @@ class Node : public std::enable_shared_from_this<Node> {
   // Frees what the node saved for backward; called after it ran unless retain_graph.
   virtual void release_variables() {}
 
-  const std::vector<Edge>& next_edges() const { return next_edges_; }
-  std::vector<Edge>& mutable_next_edges() { return next_edges_; }
+  const edge_list& next_edges() const { return next_edges_; }
+  edge_list& mutable_next_edges() { return next_edges_; }
   size_t num_outputs() const { return next_edges_.size(); }
   size_t num_inputs() const { return input_meta_.size(); }
   const InputMeta& input_meta(size_t i) const { return input_meta_[i]; }
@@ -92,8 +112,8 @@ class Node : public std::enable_shared_from_this<Node> {
   void set_forward_op(const char* op) { forward_op_ = op; }
 
  protected:
-  std::vector<Edge> next_edges_;
-  std::vector<InputMeta> input_meta_;
+  edge_list next_edges_;
+  std::vector<InputMeta, detail::PoolAllocator<InputMeta>> input_meta_;
   std::vector<PreHook> pre_hooks_;
   std::vector<std::pair<uint32_t, std::weak_ptr<detail::TensorImpl>>> retained_;
   uint64_t sequence_nr_;
