@@ -47,7 +47,7 @@ std::vector<uint32_t> fan_in_grad(int threads) {
 TEST(Scheduler, BitwiseEqualAcrossThreadCounts) {
   ThreadsGuard g;
   const auto ref = fan_in_grad(1);
-  for (int threads : {2, 4, 8}) EXPECT_EQ(fan_in_grad(threads), ref) << "threads=" << threads;
+  for (int threads : {2, 4, 8, 16}) EXPECT_EQ(fan_in_grad(threads), ref) << "threads=" << threads;
 }
 
 TEST(Scheduler, BitwiseEqualAcrossRepeatedRuns) {
