@@ -21,6 +21,15 @@
 // accumulator) goes to a small per-walk hash map instead. Claims are released when the
 // backward ends, before any node can be destroyed.
 //
+// Note [Happens-before across tasks]
+// oneTBB is not built with ThreadSanitizer, so the ordering its task queues give is
+// invisible to it. The engine therefore states every hand-over in atomics it can see:
+// a spawned task starts with an acquire load of its own dependency count (whose last
+// decrement, by the spawning thread, released everything written for it), the main
+// thread publishes the graph with a release store before the first task, and every
+// task ends with a release increment that the main thread acquires after the wait.
+// These cost one uncontended atomic per task, not per node.
+//
 // Note [Errors in backward]
 // The first exception thrown by a node is kept; every task that starts after it returns
 // at once, the task group is waited for, and the exception is rethrown on the thread
@@ -28,6 +37,11 @@
 #include "engine/engine.hpp"
 
 #include <tbb/task_group.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <thread>
 
 #include <atomic>
 #include <exception>
@@ -142,6 +156,7 @@ struct GraphTask {
   const uint64_t walk_id = g_next_walk_id.fetch_add(1, std::memory_order_relaxed);
   std::vector<Node*> claimed;
 
+  std::atomic<uint64_t> published{0};  // Note [Happens-before across tasks]
   std::mutex error_mutex;
   std::exception_ptr error;
   std::atomic<bool> failed{false};
@@ -335,7 +350,14 @@ struct GraphTask {
 
   // A task: run `t`, then keep running inline while exactly one node became ready;
   // spawn the others (Note [Dependency counting]).
-  void process(uint32_t t, tbb::task_group& group) {
+  template <class Group>
+  void process(uint32_t t, Group& group) {
+    published.load(std::memory_order_acquire);
+    remaining[t].load(std::memory_order_acquire);
+    struct Done {
+      std::atomic<uint64_t>& p;
+      ~Done() { p.fetch_add(1, std::memory_order_release); }
+    } done{published};
     AutoGradMode mode(create_graph);
     std::vector<uint32_t> ready;
     for (;;) {
@@ -358,6 +380,60 @@ struct GraphTask {
 
   std::optional<NodeIndex> index_;
 };
+
+#if defined(__SANITIZE_THREAD__)
+// Under ThreadSanitizer the tasks run on this plain pool instead of oneTBB: TBB is not
+// instrumented, so TSan would report its internal hand-overs as races and drown real
+// ones. The engine's own code — counting, inboxes, accumulation — is the same.
+class SanitizerPool {
+ public:
+  explicit SanitizerPool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { loop(false); });
+  }
+  ~SanitizerPool() {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  void run(std::function<void()> f) {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      q_.push_back(std::move(f));
+      ++pending_;
+    }
+    cv_.notify_one();
+  }
+  void wait() { loop(true); }
+
+ private:
+  void loop(bool until_done) {
+    std::unique_lock<std::mutex> l(m_);
+    for (;;) {
+      cv_.wait(l, [&] { return stop_ || !q_.empty() || (until_done && pending_ == 0); });
+      if (until_done && pending_ == 0) return;
+      if (q_.empty()) {
+        if (stop_) return;
+        continue;
+      }
+      auto f = std::move(q_.front());
+      q_.pop_front();
+      l.unlock();
+      f();
+      l.lock();
+      if (--pending_ == 0) cv_.notify_all();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+  size_t pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+#endif
 
 }  // namespace
 
@@ -382,12 +458,20 @@ tensor_list execute(const std::vector<Edge>& roots, const tensor_list& root_grad
       g.run_task(t, ready);
     }
   } else {
+    g.published.store(1, std::memory_order_release);
+#if defined(__SANITIZE_THREAD__)
+    SanitizerPool pool(get_num_threads());
+    pool.run([&] { g.process(0, pool); });
+    pool.wait();
+#else
     auto arena = detail::arena();
     arena->execute([&] {
       tbb::task_group group;
       group.run([&] { g.process(0, group); });
       group.wait();
     });
+#endif
+    g.published.load(std::memory_order_acquire);
     if (g.error) std::rethrow_exception(g.error);
   }
   return std::move(g.captured);

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
+#include <algorithm>
 
 #include "ag/autograd.hpp"
 
@@ -60,6 +62,19 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   const int threads = get_num_threads();
+#if defined(__SANITIZE_THREAD__)
+  // Under TSan oneTBB's uninstrumented hand-overs would be reported as races (see
+  // engine.cpp); chunks run on plain threads instead.
+  if (threads > 1 && n >= 2 * grain) {
+    const int64_t chunks = std::min<int64_t>(threads, n / grain);
+    std::vector<std::thread> ts;
+    for (int64_t c = 1; c < chunks; ++c)
+      ts.emplace_back([&, c] { body(n * c / chunks, n * (c + 1) / chunks); });
+    body(0, n / chunks);
+    for (auto& t : ts) t.join();
+    return;
+  }
+#endif
   if (threads == 1 || n < 2 * grain) {
     body(0, n);
     return;

@@ -11,7 +11,7 @@
 #include "ag/detail/tensor_impl.hpp"
 #include "ag/error.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define AG_CACHE_DEFAULT_OFF 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -180,11 +180,21 @@ ThreadCache::~ThreadCache() {
 }
 
 void* pool_allocate(size_t bytes) {
+#ifdef AG_CACHE_DEFAULT_OFF
+  void* p = std::malloc(bytes);
+#else
   void* p = scalable_malloc(bytes);
+#endif
   if (!p) throw std::bad_alloc();
   return p;
 }
-void pool_deallocate(void* p) noexcept { scalable_free(p); }
+void pool_deallocate(void* p) noexcept {
+#ifdef AG_CACHE_DEFAULT_OFF
+  std::free(p);
+#else
+  scalable_free(p);
+#endif
+}
 
 AllocatorStats allocator_stats() {
   Cache& c = cache();

@@ -13,9 +13,14 @@
 
 namespace ag::detail {
 
+// Under the sanitizers the C library's allocator is used, so that they see every object.
 template <class T, class... A>
 std::shared_ptr<T> make_pooled(A&&... args) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  return std::make_shared<T>(std::forward<A>(args)...);
+#else
   return std::allocate_shared<T>(tbb::scalable_allocator<T>(), std::forward<A>(args)...);
+#endif
 }
 
 }  // namespace ag::detail
