@@ -21,7 +21,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   }
   if (K == 0 || alpha == T(0)) return;
   constexpr int64_t KB = 256, NB = 1024;
-  std::vector<T> panel(static_cast<size_t>(KB * NB));
+  // Sized for the largest block this product uses, not KB x NB: a full-size panel was
+  // a 1-2 MiB allocation (zero-filled) on every call, even for a 3 x 4 product.
+  std::vector<T> panel(static_cast<size_t>(std::min(KB, K) * std::min(NB, N)));
   for (int64_t k0 = 0; k0 < K; k0 += KB) {
     const int64_t kb = std::min(KB, K - k0);
     for (int64_t n0 = 0; n0 < N; n0 += NB) {

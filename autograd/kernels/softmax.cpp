@@ -12,17 +12,22 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
+    // Shift by the row maximum, always: a row of all -inf, or one holding +inf, then
+    // gives NaN as in PyTorch (and the reference). Shifting such rows by 0 instead made
+    // [+inf, 1] come out as [NaN, 0] and gained nothing for all -inf rows (still 0/0).
     const T m = max<T>(xr, cols);
-    const T shift = std::isinf(m) ? T(0) : m;  // a row of -inf stays NaN-free where it can
-    affine<T>(xr, T(1), -shift, yr, cols);       // y = x - max
+    affine<T>(xr, T(1), -m, yr, cols);  // y = x - max
+    unary<T>(UnaryOp::Exp, yr, yr, cols);
+    const T s = sum<T>(yr, cols);
     if (log) {
-      unary<T>(UnaryOp::Exp, yr, yr, cols);
-      // log-softmax needs x - max - log(sum exp): recompute from x to keep yr's exp only transiently
-      const T lse = std::log(sum<T>(yr, cols));
-      affine<T>(xr, T(1), -shift - lse, yr, cols);
+      // log_softmax = (x - max) - log(sum). Subtracting in two steps matters: folding
+      // them into one shift x + (-max - lse) rounds max + lse at the magnitude of max,
+      // so for large logits lse was lost entirely (log_softmax([1e8, 1e8]) gave [0, 0]
+      // in float32 instead of [-log 2, -log 2]).
+      const T lse = std::log(s);
+      affine<T>(xr, T(1), -m, yr, cols);
+      affine<T>(yr, T(1), -lse, yr, cols);
     } else {
-      unary<T>(UnaryOp::Exp, yr, yr, cols);
-      const T s = sum<T>(yr, cols);
       affine<T>(yr, T(1) / s, T(0), yr, cols);
     }
   }

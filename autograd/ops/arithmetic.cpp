@@ -4,6 +4,7 @@
 // Broadcasting in backward: a derivative may return a gradient of the broadcast shape;
 // the engine sums it down to the input's shape (sum_to), so the formulas stay the
 // textbook ones.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/loops.hpp"
@@ -179,7 +180,12 @@ Tensor pow(const Tensor& a, const Tensor& b) {
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
              Tensor x = c.saved(0), y = c.saved(1);
              Tensor ga, gb;
-             if (c.needs(0)) ga = g * y * pow(x, y - 1.0);
+             if (c.needs(0)) {
+               // y x^(y-1), taken as 0 where y == 0 (as PyTorch does): x^0 is constant,
+               // but at x == 0 the formula gives 0 * 0^-1 = 0 * inf = NaN.
+               Tensor t = g * y * pow(x, y - 1.0);
+               ga = where(y == 0.0, zeros_like(t), t);
+             }
              if (c.needs(1)) {
                // d(x^y)/dy = x^y ln x, taken as 0 where x == 0 and y >= 0 (the limit).
                Tensor t = g * c.saved(2) * log(x);
@@ -192,10 +198,20 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 
 Tensor pow(double base, const Tensor& e) {
   Tensor out = scalar_forward(BinaryOp::Pow, e, base, true, "pow");
-  if (needs_grad(e))
-    record(out, "PowBackward2", "pow", {e}, {save_output()}, [base](const BackwardCtx& c, const Tensor& g) -> tensor_list {
-      return {g * c.saved(0) * std::log(base)};
-    });
+  if (needs_grad(e)) {
+    if (base == 0.0) {
+      // d(0^e)/de = 0^e ln 0: taken as 0 where e >= 0 (as PyTorch does), where the plain
+      // formula gives 0 * -inf = NaN.
+      record(out, "PowBackward2", "pow", {e}, {save(e), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+        Tensor t = g * c.saved(1) * -INFINITY;
+        return {where(c.saved(0) >= 0.0, zeros_like(t), t)};
+      });
+    } else {
+      record(out, "PowBackward2", "pow", {e}, {save_output()}, [base](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+        return {g * c.saved(0) * std::log(base)};
+      });
+    }
+  }
   return out;
 }
 
@@ -257,11 +273,15 @@ Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi
   AG_CHECK(lo || hi, "clamp: at least one of 'min' or 'max' must not be None");
   AG_CHECK(is_floating(a.dtype()), "clamp: expected a floating tensor, got ", dtype_name(a.dtype()));
   const double l = lo.value_or(-INFINITY), h = hi.value_or(INFINITY);
+  // min > max sets every element to max, as in PyTorch; the kernel tests `x < lo` first,
+  // so it would have returned min for those elements. (The derivative's mask below stays
+  // empty for min > max, also as in PyTorch.)
+  const double kl = std::min(l, h);
   const Tensor x = a.contiguous();
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
   dispatch(a.dtype(), [&]<class T>() {
     if constexpr (std::is_floating_point_v<T>)
-      kernels::clamp<T>(static_cast<const T*>(x.unsafeGetTensorImpl()->raw_data()), static_cast<T>(l),
+      kernels::clamp<T>(static_cast<const T*>(x.unsafeGetTensorImpl()->raw_data()), static_cast<T>(kl),
                         static_cast<T>(h), out.data_ptr<T>(), a.numel());
   });
   if (needs_grad(a))
