@@ -67,9 +67,10 @@ bool gradcheck(const TensorFunction& f, const tensor_list& inputs, GradcheckOpti
       double& v = element(x, k);
       const double saved = v;
       v = saved + o.eps;
-      Tensor plus = eval(f, inputs).contiguous();
+      // clone(): the output may be a view of the input we are about to perturb again.
+      Tensor plus = eval(f, inputs).clone();
       v = saved - o.eps;
-      Tensor minus = eval(f, inputs).contiguous();
+      Tensor minus = eval(f, inputs).clone();
       v = saved;
       for (int64_t j = 0; j < m; ++j) {
         const double num = (plus.data_ptr<double>()[j] - minus.data_ptr<double>()[j]) / (2 * o.eps);
@@ -104,6 +105,9 @@ bool gradgradcheck(const TensorFunction& f, const tensor_list& inputs, Gradcheck
   tensor_list w;
   for (const auto& t : diff) w.push_back(randn(t.shape(), TensorOptions(kFloat64)));
   TensorFunction first = [&](const tensor_list& xs) {
+    // gradcheck evaluates this under NoGradGuard for its finite differences; the inner
+    // gradient needs a graph all the same.
+    AutoGradMode on(true);
     Tensor out = eval(f, xs);
     if (!out.requires_grad()) return zeros({}, TensorOptions(kFloat64));
     tensor_list g = grad({out}, diff, {v}, true, /*create_graph=*/true, /*allow_unused=*/true);
