@@ -1,0 +1,107 @@
+// ag::optim::Adam and ag::optim::AdamW — adaptive moment estimation, PyTorch's exact
+// update rule with bias correction; AdamW decouples the weight decay from the gradient.
+//
+// What they represent: Optimizers whose step() does, for each parameter p with grad g,
+// with t the parameter's step count after incrementing it:
+//     Adam:   g = g + weight_decay * p               (when weight_decay != 0)
+//     AdamW:  p = p * (1 - lr * weight_decay)
+//     m = b1 * m + (1 - b1) * g
+//     v = b2 * v + (1 - b2) * g * g
+//     amsgrad: vmax = max(vmax, v), and vmax replaces v below
+//     p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// in one pass over p's data (the form of torch.optim.Adam: m̂ = m / (1 - b1^t),
+// v̂ = v / (1 - b2^t), p -= lr * m̂ / (sqrt(v̂) + eps)). State per parameter: "step",
+// "exp_avg" (m), "exp_avg_sq" (v) and, with amsgrad, "max_exp_avg_sq" (vmax), all zero
+// before the first step.
+//
+//   ag::optim::Adam opt(params, ag::optim::AdamOptions(1e-3).betas({0.9, 0.999}));
+//   ag::optim::AdamW optw(params, ag::optim::AdamWOptions(1e-3));  // weight_decay 1e-2
+#pragma once
+
+#include <tuple>
+
+#include "ag/optim/optimizer.hpp"
+
+namespace ag::optim {
+
+// Requires (checked by validate(), at construction and every step): lr, eps,
+// weight_decay finite and >= 0; both betas in [0, 1).
+class AdamOptions : public OptimizerOptions {
+ public:
+  AdamOptions(double lr = 1e-3);  // NOLINT: implicit, as libtorch
+  AG_OPTIM_ARG(double, lr);
+  typedef std::tuple<double, double> betas_t;
+  AG_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  AG_OPTIM_ARG(double, eps) = 1e-8;
+  AG_OPTIM_ARG(double, weight_decay) = 0;
+  AG_OPTIM_ARG(bool, amsgrad) = false;
+
+ public:
+  const char* kind() const override { return "Adam"; }
+  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamOptions>(*this); }
+  double get_lr() const override { return lr(); }
+  void set_lr(double lr) override { lr_ = lr; }
+  std::vector<std::pair<std::string, double>> named_values() const override;
+  void set_named_value(const std::string& name, double value) override;
+  void validate() const override;
+};
+
+// AdamW's options: Adam's, with weight_decay 1e-2 by default (decoupled).
+class AdamWOptions : public OptimizerOptions {
+ public:
+  AdamWOptions(double lr = 1e-3);  // NOLINT: implicit, as libtorch
+  AG_OPTIM_ARG(double, lr);
+  typedef std::tuple<double, double> betas_t;
+  AG_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  AG_OPTIM_ARG(double, eps) = 1e-8;
+  AG_OPTIM_ARG(double, weight_decay) = 1e-2;
+  AG_OPTIM_ARG(bool, amsgrad) = false;
+
+ public:
+  const char* kind() const override { return "AdamW"; }
+  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamWOptions>(*this); }
+  double get_lr() const override { return lr(); }
+  void set_lr(double lr) override { lr_ = lr; }
+  std::vector<std::pair<std::string, double>> named_values() const override;
+  void set_named_value(const std::string& name, double value) override;
+  void validate() const override;
+};
+
+struct AdamParamState : public OptimizerParamState {
+  int64_t step = 0;
+  Tensor exp_avg;         // m
+  Tensor exp_avg_sq;      // v
+  Tensor max_exp_avg_sq;  // vmax, amsgrad only
+  std::unique_ptr<OptimizerParamState> clone() const override;
+  std::vector<std::pair<std::string, Tensor*>> named_buffers() override;
+  std::vector<std::pair<std::string, int64_t*>> named_counters() override { return {{"step", &step}}; }
+};
+using AdamWParamState = AdamParamState;
+
+class Adam : public Optimizer {
+ public:
+  explicit Adam(std::vector<Tensor> params, AdamOptions defaults = {});
+  explicit Adam(std::vector<OptimizerParamGroup> param_groups, AdamOptions defaults = {});
+
+ protected:
+  std::unique_ptr<OptimizerParamState> make_state() const override;
+  void check_loaded_state(OptimizerParamState& state, const Tensor& param, const OptimizerOptions& options,
+                          const std::string& where) const override;
+  void update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
+              OptimizerParamState& state) override;
+};
+
+class AdamW : public Optimizer {
+ public:
+  explicit AdamW(std::vector<Tensor> params, AdamWOptions defaults = {});
+  explicit AdamW(std::vector<OptimizerParamGroup> param_groups, AdamWOptions defaults = {});
+
+ protected:
+  std::unique_ptr<OptimizerParamState> make_state() const override;
+  void check_loaded_state(OptimizerParamState& state, const Tensor& param, const OptimizerOptions& options,
+                          const std::string& where) const override;
+  void update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
+              OptimizerParamState& state) override;
+};
+
+}  // namespace ag::optim
