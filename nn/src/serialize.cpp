@@ -338,32 +338,37 @@ ParsedFile parse_file(const std::string& path, const char* op, bool read_data) {
   }
   AG_CHECK(at == data_size, where, ": the data area has ", data_size, " bytes but the tensors cover ", at,
            " (trailing bytes)");
+  // BOOL bytes must be 0 or 1 (any other value is not a bool); checked for every entry,
+  // used or not, so a file is either valid as a whole or refused.
+  if (read_data)
+    for (const auto& e : pf.entries) {
+      if (e.dtype != kBool) continue;
+      const char* src = pf.bytes.data() + pf.data_start + e.begin;
+      for (uint64_t i = 0; i < e.end - e.begin; ++i)
+        AG_CHECK(static_cast<unsigned char>(src[i]) <= 1, where, ": BOOL tensor '", e.name, "' holds the byte ",
+                 static_cast<int>(static_cast<unsigned char>(src[i])), " at element ", i, " (expected 0 or 1)");
+    }
   return pf;
 }
 
 // The tensor of one validated entry, as a fresh contiguous tensor.
-Tensor materialise(const ParsedFile& pf, const Entry& e, const std::string& where) {
+Tensor materialise(const ParsedFile& pf, const Entry& e) {
   Tensor t = empty(e.shape, TensorOptions(e.dtype));
   const char* src = pf.bytes.data() + pf.data_start + e.begin;
   const size_t n = static_cast<size_t>(t.numel());
   char* dst = static_cast<char*>(t.unsafeGetTensorImpl()->raw_data());
   if (e.dtype == kBool) {
-    for (size_t i = 0; i < n; ++i) {
-      const auto v = static_cast<unsigned char>(src[i]);
-      AG_CHECK(v <= 1, where, ": BOOL tensor '", e.name, "' holds the byte ", static_cast<int>(v), " at element ", i,
-               " (expected 0 or 1)");
-      reinterpret_cast<bool*>(dst)[i] = v == 1;
-    }
+    for (size_t i = 0; i < n; ++i) reinterpret_cast<bool*>(dst)[i] = src[i] == 1;  // validated by parse_file
   } else {
     copy_le(dst, src, n, element_size(e.dtype));
   }
   return t;
 }
 
-NamedTensors materialise_all(const ParsedFile& pf, const std::string& where) {
+NamedTensors materialise_all(const ParsedFile& pf) {
   NamedTensors out;
   out.reserve(pf.entries.size());
-  for (const auto& e : pf.entries) out.emplace_back(e.name, materialise(pf, e, where));
+  for (const auto& e : pf.entries) out.emplace_back(e.name, materialise(pf, e));
   return out;
 }
 
@@ -381,7 +386,7 @@ void save_tensors(const NamedTensors& tensors, const std::string& path, const Me
 
 NamedTensors load_tensors(const std::string& path, Metadata* metadata) {
   const ParsedFile pf = parse_file(path, "load_tensors", true);
-  NamedTensors out = materialise_all(pf, "load_tensors: '" + path + "'");
+  NamedTensors out = materialise_all(pf);
   if (metadata) *metadata = pf.metadata;
   return out;
 }
@@ -394,7 +399,6 @@ void save(const Module& module, const std::string& path, const Metadata& metadat
 
 void load(Module& module, const std::string& path, bool strict) {
   // Note [Validate, then touch].
-  const std::string where = "load: '" + path + "'";
   const ParsedFile pf = parse_file(path, "load", true);
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < pf.entries.size(); ++i) index.emplace(pf.entries[i].name, i);
@@ -424,7 +428,7 @@ void load(Module& module, const std::string& path, bool strict) {
   // Everything checked: materialise, then copy (nothing below can fail).
   size_t k = 0;
   for (const auto& [name, t] : state)
-    if (used.count(name)) copies[k++].second = materialise(pf, pf.entries[index.at(name)], where);
+    if (used.count(name)) copies[k++].second = materialise(pf, pf.entries[index.at(name)]);
   NoGradGuard guard;
   for (auto& [dst, src] : copies) dst.copy_(src);
 }
