@@ -678,6 +678,38 @@ TEST(OptimStateDict, FileRoundTripWithScheduler) {
   expect_error([&] { optim::load(opt2, sched2, file); }, "no scheduler state");
 }
 
+#if __has_include("ag/nn/serialize.hpp")
+// optim::save writes the same safetensors layout as ag::nn::save_tensors: each reads the other.
+TEST(OptimStateDict, FilesInterchangeWithNnSaveTensors) {
+  Tensor a = param(ag::kFloat64), b = param(ag::kFloat32);
+  optim::AdamW opt({a, b}, optim::AdamWOptions(0.01).amsgrad(true));
+  for (int k = 0; k < 2; ++k) {
+    set_grads({a, b}, k);
+    opt.step();
+  }
+  const optim::OptimizerStateDict sd = opt.state_dict();
+  const std::string file = temp_path("interop.safetensors");
+  optim::save(opt, file);
+  ag::nn::Metadata md;
+  ag::nn::NamedTensors read = ag::nn::load_tensors(file, &md);
+  EXPECT_EQ(md, sd.metadata);
+  ASSERT_EQ(read.size(), sd.tensors.size());
+  for (size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].first, sd.tensors[i].first);
+    EXPECT_TRUE(same_bits(read[i].second, sd.tensors[i].second)) << read[i].first;
+  }
+  const std::string file2 = temp_path("interop2.safetensors");
+  ag::nn::save_tensors(sd.tensors, file2, sd.metadata);
+  Tensor c = param(ag::kFloat64), d = param(ag::kFloat32);
+  optim::AdamW opt2({c, d}, optim::AdamWOptions(0.5));
+  optim::load(opt2, file2);
+  const optim::OptimizerStateDict back = opt2.state_dict();
+  EXPECT_EQ(back.metadata, sd.metadata);
+  ASSERT_EQ(back.tensors.size(), sd.tensors.size());
+  for (size_t i = 0; i < back.tensors.size(); ++i) EXPECT_TRUE(same_bits(back.tensors[i].second, sd.tensors[i].second));
+}
+#endif
+
 // ---- bad input: ag::Error, nothing changed ----------------------------------------------------
 
 TEST(OptimErrors, BadParameters) {
