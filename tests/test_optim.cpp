@@ -173,11 +173,22 @@ void expect_error(F&& f, const std::string& needle) {
   }
 }
 
-std::string temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("ag_test_optim_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+std::filesystem::path temp_dir() {
+  return std::filesystem::temp_directory_path() / ("ag_test_optim_" + std::to_string(::getpid()));
 }
+std::string temp_path(const std::string& name) {
+  std::filesystem::create_directories(temp_dir());
+  return (temp_dir() / name).string();
+}
+// Removes the files the tests wrote.
+class TempDirCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(temp_dir(), ec);
+  }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
 // ---- SGD -------------------------------------------------------------------------------
 
