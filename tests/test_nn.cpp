@@ -122,6 +122,9 @@ TEST(Module, RegistrationRefusesBadNames) {
   Tensor frozen = m.register_parameter("frozen", ag::ones({3}), /*requires_grad=*/false);
   EXPECT_FALSE(frozen.requires_grad());
   EXPECT_EQ(m.parameters().size(), 2u);
+  // A module on the stack cannot hand out a shared_ptr to itself.
+  EXPECT_THROW(m.modules(), ag::Error);
+  EXPECT_EQ(m.modules(/*include_self=*/false).size(), 0u);
 }
 
 TEST(Module, TrainEvalIsRecursive) {
@@ -389,6 +392,11 @@ TEST(BatchNorm1d, TrainUsesBatchStatsAndUpdatesRunningStats) {
   bn->train();
   EXPECT_THROW(bn(ag::ones({1, 2}, f64())), ag::Error);
   EXPECT_THROW(bn(ag::ones({4, 3}, f64())), ag::Error);
+  // A refused input changes no state.
+  const auto rm2 = values(bn->running_mean);
+  EXPECT_THROW(bn(ag::ones({4, 2})), ag::Error);  // float32 into a float64 layer
+  EXPECT_EQ(values(bn->running_mean), rm2);
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 2);
 }
 
 TEST(BatchNorm1d, AffineParametersAndThreeDimensionalInput) {

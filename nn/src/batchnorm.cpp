@@ -48,6 +48,10 @@ Tensor BatchNorm1dImpl::forward(const Tensor& x) {
            x.defined() ? shape_str(x.shape()) : std::string("undefined"));
   AG_CHECK(x.size(1) == c, "BatchNorm1d: input of shape ", shape_str(x.shape()), " has ", x.size(1),
            " channels but the layer has num_features=", c);
+  const Tensor& reference = options.affine() ? weight : running_mean;
+  AG_CHECK(!reference.defined() || x.dtype() == reference.dtype(), "BatchNorm1d: input of dtype ",
+           dtype_name(x.dtype()), " and shape ", shape_str(x.shape()), " but the layer holds ",
+           dtype_name(reference.dtype()), " (did you forget module->to(dtype)?)");
   const Shape dims = x.dim() == 2 ? Shape{0} : Shape{0, 2};
   // Per-channel tensors broadcast against x as [C] (2-D) or [C, 1] (3-D).
   auto channel = [&](const Tensor& t) { return x.dim() == 2 ? t : t.unsqueeze(1); };

@@ -117,7 +117,12 @@ std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_child
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules(bool include_self) {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
   std::unordered_set<const Module*> seen{this};
-  if (include_self) out.emplace_back("", shared_from_this());
+  if (include_self) {
+    std::shared_ptr<Module> self = weak_from_this().lock();
+    AG_CHECK(self != nullptr, "modules: ", name(), " is not owned by a std::shared_ptr (construct it through its "
+             "holder or std::make_shared), so it cannot list itself; pass include_self=false");
+    out.emplace_back("", std::move(self));
+  }
   // Depth first, children in registration order (recursion depth = module depth).
   struct Walker {
     std::unordered_set<const Module*>& seen;

@@ -84,6 +84,7 @@ class Module : public std::enable_shared_from_this<Module> {
   // ensures: the direct children, in registration order.
   std::vector<std::shared_ptr<Module>> children() const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
+  // requires: with include_self, the module is owned by a std::shared_ptr (else ag::Error).
   // ensures: this module (name "") and all descendants, depth first, each once.
   std::vector<std::shared_ptr<Module>> modules(bool include_self = true);
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules(bool include_self = true);
