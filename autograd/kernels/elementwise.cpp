@@ -5,8 +5,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
+
+#if defined(__SSE2__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "scalar_ops.hpp"
 
@@ -24,36 +29,174 @@ inline Vec<T> load(const T* p) {
   return xsimd::load_unaligned(p);
 }
 
+// Note [streaming stores]
+// A plain store to a line that is not in cache first reads that line (write-allocate), so
+// out = a + b over arrays larger than the cache moves four streams through memory, not
+// three. Non-temporal ("streaming") stores write whole lines straight to memory without
+// reading them. They pay only when the output would leave the cache before anyone reads it
+// again, so a loop streams when
+//   - the output is at least kStreamBytes (beyond what L2 and a fair share of L3 keep),
+//   - the op is light (arithmetic, selects, sqrt, division): measured on Zen 3, streaming
+//     made the transcendental ones (exp, log, tanh, sigmoid) slower by a third at 16M
+//     floats, so they keep plain stores,
+//   - the output overlaps no input (in-place updates gain nothing: their lines are
+//     already in cache when they are written),
+//   - out is aligned to the register size, so that registers hold the same elements
+//     [kW, (k+1)W) as in the plain loop: some xsimd functions (sin, cos) pick their range
+//     reduction by testing all lanes of a register, so an element's result may depend on
+//     its neighbours in the register, and both loops must group elements alike,
+//   - the target has a streaming store for the register (x86: SSE2 / AVX / AVX-512);
+// otherwise the plain loop runs. Both loops compute every element with the same register
+// grouping or the same scalar tail, so the results are bitwise the same whichever loop
+// runs. Streaming stores are weakly ordered: the loop ends with an sfence.
+constexpr int64_t kStreamBytes = int64_t{8} << 20;  // 2M floats: a quarter of a 32 MB L3
+
+// The register's size in bytes tells which streaming store fits: xsimd's default arch is
+// the widest the compiler enables, so 64 bytes means AVX-512, 32 AVX, 16 SSE2.
+template <class T>
+constexpr size_t kRegBytes = Vec<T>::size * sizeof(T);
+
+template <class T>
+constexpr bool can_stream() {
+  if constexpr (!std::is_same_v<T, float> && !std::is_same_v<T, double>) return false;
+#if defined(__AVX512F__)
+  if constexpr (kRegBytes<T> == 64) return true;
+#endif
+#if defined(__AVX__)
+  if constexpr (kRegBytes<T> == 32) return true;
+#endif
+#if defined(__SSE2__)
+  if constexpr (kRegBytes<T> == 16) return true;
+#endif
+  return false;
+}
+
+// p is aligned to the register's size (the streaming loop aligns out to 64 bytes).
+template <class T>
+inline void stream_store(T* p, const Vec<T>& v) {
+  constexpr bool f = std::is_same_v<T, float>;
+#if defined(__AVX512F__)
+  if constexpr (kRegBytes<T> == 64) {
+    if constexpr (f) _mm512_stream_ps(p, v); else _mm512_stream_pd(p, v);
+    return;
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (kRegBytes<T> == 32) {
+    if constexpr (f) _mm256_stream_ps(p, v); else _mm256_stream_pd(p, v);
+    return;
+  }
+#endif
+#if defined(__SSE2__)
+  if constexpr (kRegBytes<T> == 16) {
+    if constexpr (f) _mm_stream_ps(p, v); else _mm_stream_pd(p, v);
+    return;
+  }
+#endif
+  v.store_aligned(p);  // not reached when can_stream<T>()
+}
+
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// [p, p + n) and [q, q + m) share no byte.
+template <class T>
+inline bool disjoint(const T* p, int64_t n, const T* q, int64_t m) {
+  const auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(q);
+  return a + static_cast<uintptr_t>(n) * sizeof(T) <= b || b + static_cast<uintptr_t>(m) * sizeof(T) <= a;
+}
+
+// The one loop behind every elementwise kernel: vec(i) computes out[i, i + W) as a
+// register, scal(i) computes out[i]. Elements [0, n - n % W) come from vec, the rest from
+// scal, on both paths. `may_stream`: the caller's word that out overlaps no input and that
+// the op is light (Note [streaming stores]).
+template <class T, class VecAt, class ScalarAt>
+inline void drive(T* out, int64_t n, bool may_stream, VecAt vec, ScalarAt scal) {
+  constexpr int64_t W = Vec<T>::size;
+  const int64_t end = n - n % W;
+  int64_t i = 0;
+  if constexpr (can_stream<T>()) {
+    // Registers per 64-byte line: each step of the body fills whole lines, which is what
+    // the write-combining buffers want.
+    constexpr int64_t U = W * sizeof(T) >= 64 ? 1 : 64 / (W * sizeof(T));
+    constexpr int64_t kMinEnd = 64 / sizeof(T) + U * W;  // room for the head and one step
+    const auto addr = reinterpret_cast<uintptr_t>(out);
+    if (may_stream && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes && end >= kMinEnd &&
+        addr % (W * sizeof(T)) == 0) {
+      // Head: whole registers, plain stores, up to the first 64-byte boundary of out.
+      const int64_t head = static_cast<int64_t>((64 - (addr & 63)) & 63) / static_cast<int64_t>(sizeof(T));
+      for (; i < head; i += W) vec(i).store_unaligned(out + i);
+      // Body: whole lines, streamed.
+      for (; i + U * W <= end; i += U * W) {
+        Vec<T> r[U];
+        for (int64_t u = 0; u < U; ++u) r[u] = vec(i + u * W);
+        for (int64_t u = 0; u < U; ++u) stream_store(out + i + u * W, r[u]);
+      }
+      stream_fence();
+      for (; i < end; i += W) vec(i).store_unaligned(out + i);
+      for (; i < n; ++i) out[i] = scal(i);
+      return;
+    }
+  }
+  for (; i + 2 * W <= end; i += 2 * W) {
+    auto r0 = vec(i);
+    auto r1 = vec(i + W);
+    r0.store_unaligned(out + i);
+    r1.store_unaligned(out + i + W);
+  }
+  for (; i < end; i += W) vec(i).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = scal(i);
+}
+
 // Runs f over registers of a and b (stride 1 = vector, 0 = broadcast scalar), then
 // `tail` for the remaining elements.
 template <class T, class F, class Tail>
 inline void map2(const T* a, int64_t as, const T* b, int64_t bs, T* out, int64_t n, F f, Tail tail) {
-  constexpr int64_t W = Vec<T>::size;
-  int64_t i = 0;
+  const bool may_stream = disjoint(out, n, a, as == 1 ? n : 1) && disjoint(out, n, b, bs == 1 ? n : 1);
   if (as == 1 && bs == 1) {
-    for (; i + 2 * W <= n; i += 2 * W) {
-      auto r0 = f(load(a + i), load(b + i));
-      auto r1 = f(load(a + i + W), load(b + i + W));
-      r0.store_unaligned(out + i);
-      r1.store_unaligned(out + i + W);
-    }
-    for (; i + W <= n; i += W) f(load(a + i), load(b + i)).store_unaligned(out + i);
+    drive(out, n, may_stream, [&](int64_t i) { return f(load(a + i), load(b + i)); },
+          [&](int64_t i) { return tail(a[i], b[i]); });
   } else if (as == 1) {
     const Vec<T> vb(b[0]);
-    for (; i + W <= n; i += W) f(load(a + i), vb).store_unaligned(out + i);
+    drive(out, n, may_stream, [&](int64_t i) { return f(load(a + i), vb); },
+          [&](int64_t i) { return tail(a[i], b[0]); });
   } else if (bs == 1) {
     const Vec<T> va(a[0]);
-    for (; i + W <= n; i += W) f(va, load(b + i)).store_unaligned(out + i);
+    drive(out, n, may_stream, [&](int64_t i) { return f(va, load(b + i)); },
+          [&](int64_t i) { return tail(a[0], b[i]); });
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = tail(a[0], b[0]);
   }
-  for (; i < n; ++i) out[i] = tail(a[i * as], b[i * bs]);
 }
 
+// `light`: f is cheap enough that the loop is bound by memory, so it may stream (see Note
+// [streaming stores]); the transcendental functions pass false.
 template <class T, class F, class Tail>
-inline void map1(const T* a, T* out, int64_t n, F f, Tail tail) {
-  constexpr int64_t W = Vec<T>::size;
-  int64_t i = 0;
-  for (; i + W <= n; i += W) f(load(a + i)).store_unaligned(out + i);
-  for (; i < n; ++i) out[i] = tail(a[i]);
+inline void map1(const T* a, T* out, int64_t n, F f, Tail tail, bool light = true) {
+  drive(out, n, light && disjoint(out, n, a, n), [&](int64_t i) { return f(load(a + i)); },
+        [&](int64_t i) { return tail(a[i]); });
+}
+
+// xsimd::tanh (8.x) without its branches: it tests any()/all() lanes below 5/8 to skip one
+// of its two formulas, and on mixed data those branches mispredict about one register in
+// four. Here both formulas always run and the same select picks, so the results are
+// bitwise those of xsimd::tanh. Other xsimd versions get xsimd::tanh itself.
+template <class T>
+inline Vec<T> tanh_branchless(const Vec<T>& self) {
+#if XSIMD_VERSION_MAJOR == 8
+  using V = Vec<T>;
+  const V one(T(1));
+  const V x = xsimd::abs(self);
+  const auto small = x < V(T(0.625));
+  const V z = xsimd::kernel::detail::tanh_kernel<V>::tanh(x);
+  const V r = xsimd::fma(V(T(-2)), one / (one + xsimd::exp(x + x)), one);
+  return xsimd::select(small, z, r) ^ xsimd::bitofsign(self);
+#else
+  return xsimd::tanh(self);
+#endif
 }
 
 template <class T>
@@ -92,15 +235,16 @@ void unary(UnaryOp op, const T* a, T* out, int64_t n) {
   const V one(T(1)), zero(T(0));
   switch (op) {
     case UnaryOp::Neg: return map1(a, out, n, [](V x) { return -x; }, tail);
-    case UnaryOp::Exp: return map1(a, out, n, [](V x) { return xsimd::exp(x); }, tail);
-    case UnaryOp::Log: return map1(a, out, n, [](V x) { return xsimd::log(x); }, tail);
+    // The transcendental functions are bound by arithmetic, not memory: no streaming.
+    case UnaryOp::Exp: return map1(a, out, n, [](V x) { return xsimd::exp(x); }, tail, false);
+    case UnaryOp::Log: return map1(a, out, n, [](V x) { return xsimd::log(x); }, tail, false);
     case UnaryOp::Sqrt: return map1(a, out, n, [](V x) { return xsimd::sqrt(x); }, tail);
     case UnaryOp::Abs: return map1(a, out, n, [](V x) { return xsimd::abs(x); }, tail);
-    case UnaryOp::Sin: return map1(a, out, n, [](V x) { return xsimd::sin(x); }, tail);
-    case UnaryOp::Cos: return map1(a, out, n, [](V x) { return xsimd::cos(x); }, tail);
-    case UnaryOp::Tanh: return map1(a, out, n, [](V x) { return xsimd::tanh(x); }, tail);
+    case UnaryOp::Sin: return map1(a, out, n, [](V x) { return xsimd::sin(x); }, tail, false);
+    case UnaryOp::Cos: return map1(a, out, n, [](V x) { return xsimd::cos(x); }, tail, false);
+    case UnaryOp::Tanh: return map1(a, out, n, [](V x) { return tanh_branchless<T>(x); }, tail, false);
     case UnaryOp::Sigmoid:
-      return map1(a, out, n, [one](V x) { return one / (one + xsimd::exp(-x)); }, tail);
+      return map1(a, out, n, [one](V x) { return one / (one + xsimd::exp(-x)); }, tail, false);
     case UnaryOp::Relu: return map1(a, out, n, [zero](V x) { return xsimd::select(x < zero, zero, x); }, tail);
     case UnaryOp::Sign:
       return map1(a, out, n, [one, zero](V x) {
