@@ -233,6 +233,7 @@ TEST_F(Serialize, SaveTensorsRoundTripAllDtypesAndMetadata) {
   EXPECT_THROW(nn::save_tensors({{"a", f}, {"a", f}}, path("dup.safetensors")), ag::Error);
   EXPECT_THROW(nn::save_tensors({{"__metadata__", f}}, path("dup.safetensors")), ag::Error);
   EXPECT_THROW(nn::save_tensors({{"u", Tensor()}}, path("dup.safetensors")), ag::Error);
+  EXPECT_THROW(nn::save_tensors({{"bad\xff", f}}, path("dup.safetensors")), ag::Error);  // not UTF-8
   EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"t.safetensors"}));
 }
 

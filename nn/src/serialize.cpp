@@ -137,7 +137,12 @@ void write_file(const NamedTensors& tensors, const std::string& path, const Meta
     offset += bytes;
     data.push_back(t.detach().contiguous());
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // e.g. a name that is not valid UTF-8
+    fail(op, ": cannot write the header of '", path, "': ", e.what());
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // the data area starts 8-byte aligned
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
