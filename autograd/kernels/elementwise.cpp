@@ -199,13 +199,15 @@ inline Vec<T> tanh_branchless(const Vec<T>& self) {
 #endif
 }
 
+// NaN propagates, as in scalar::binary. xsimd::isnan, not `a != a`: on AVX and AVX-512
+// xsimd's != is the ordered compare (_CMP_NEQ_OQ), false when either side is NaN.
 template <class T>
 inline Vec<T> nan_max(Vec<T> a, Vec<T> b) {
-  return xsimd::select(a != a, a, xsimd::select(b != b, b, xsimd::max(a, b)));
+  return xsimd::select(xsimd::isnan(a), a, xsimd::select(xsimd::isnan(b), b, xsimd::max(a, b)));
 }
 template <class T>
 inline Vec<T> nan_min(Vec<T> a, Vec<T> b) {
-  return xsimd::select(a != a, a, xsimd::select(b != b, b, xsimd::min(a, b)));
+  return xsimd::select(xsimd::isnan(a), a, xsimd::select(xsimd::isnan(b), b, xsimd::min(a, b)));
 }
 
 }  // namespace
