@@ -192,6 +192,10 @@ TEST(ReadIdx, TruncatedHeaderZeroDimensionAndMissingFileAreErrors) {
   EXPECT_TRUE(contains(e, "nope.gz")) << e;
   EXPECT_TRUE(contains(e, "cannot open")) << e;
 
+  write_gz(dir.file("huge.gz"), idx_bytes(0x00000803, {65535, 65535, 65535}, iota_bytes(10)));
+  e = error_of([&] { ag::data::read_idx(dir.file("huge.gz")); });
+  EXPECT_TRUE(contains(e, "implausibly large")) << e;
+
   write_gz(dir.file("empty.gz"), {});
   e = error_of([&] { ag::data::read_idx(dir.file("empty.gz")); });
   EXPECT_TRUE(contains(e, "too short")) << e;
@@ -541,6 +545,17 @@ TEST(DataLoader, ExceptionInGetReachesTheConsumerInOrder) {
   ProbeDataset first(4, 0);
   DataLoader loader(first, DataLoaderOptions(2));
   EXPECT_THROW(loader.begin(), std::runtime_error);
+}
+
+TEST(DataLoader, TwoEpochsMayBeIteratedAtOnce) {
+  DataLoader loader(counting_dataset(6), DataLoaderOptions(2).shuffle(true).seed(5));
+  auto a = loader.begin();  // epoch 0
+  auto b = loader.begin();  // epoch 1, while epoch 0 is still open
+  std::vector<int64_t> ea, eb;
+  for (; a != loader.end(); ++a) for (int64_t v : longs(a->target)) ea.push_back(v);
+  for (; b != loader.end(); ++b) for (int64_t v : longs(b->target)) eb.push_back(v);
+  EXPECT_EQ(ea, loader.order(0));
+  EXPECT_EQ(eb, loader.order(1));
 }
 
 TEST(DataLoader, BadOptionsAreErrors) {

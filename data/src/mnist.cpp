@@ -37,7 +37,7 @@ uint32_t magic_of(const Tensor& t) { return 0x00000800u | static_cast<uint32_t>(
 MNIST::MNIST(const std::string& root, bool train, MnistOptions options)
     : MNIST(root, train, options, "MNIST", kMean, kStd) {}
 
-MNIST::MNIST(const std::string& root, bool train, MnistOptions options, const char* name, float mean, float std) {
+MNIST::MNIST(const std::string& root, bool train, MnistOptions options, const char* name, float mean, float stddev) {
   const std::string prefix = train ? "train" : "t10k";
   const std::string images_path = locate(root, prefix + "-images-idx3-ubyte", name);
   const std::string labels_path = locate(root, prefix + "-labels-idx1-ubyte", name);
@@ -69,8 +69,8 @@ MNIST::MNIST(const std::string& root, bool train, MnistOptions options, const ch
   images = images.reshape({n, kRows * kCols});
   // In place on the fresh buffer: x / 255, or (x / 255 - mean) / std.
   float* p = images.data_ptr<float>();
-  const float scale = options.normalize() ? 1.0f / (255.0f * std) : 1.0f / 255.0f;
-  const float shift = options.normalize() ? -mean / std : 0.0f;
+  const float scale = options.normalize() ? 1.0f / (255.0f * stddev) : 1.0f / 255.0f;
+  const float shift = options.normalize() ? -mean / stddev : 0.0f;
   for (int64_t i = 0; i < images.numel(); ++i) p[i] = p[i] * scale + shift;
   static_cast<TensorDataset&>(*this) = TensorDataset(images, labels);
 }

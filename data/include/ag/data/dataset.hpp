@@ -62,9 +62,9 @@ class TensorDataset : public Dataset {
   Example get(int64_t index) const override;
   Example get_batch(const std::vector<int64_t>& indices) const override;
 
+  // The whole tensors (libtorch keeps them in one `tensors` member).
   const Tensor& inputs() const { return inputs_; }
   const Tensor& targets() const { return targets_; }
-  // libtorch's TensorDataset calls them `tensors`; these two read better.
 
   // The first `n` examples (all when n >= size()), sharing storage with this one.
   TensorDataset head(int64_t n) const;

@@ -56,7 +56,7 @@ class MNIST : public TensorDataset {
   const Tensor& labels() const { return targets(); }
 
  protected:
-  MNIST(const std::string& root, bool train, MnistOptions options, const char* name, float mean, float std);
+  MNIST(const std::string& root, bool train, MnistOptions options, const char* name, float mean, float stddev);
 };
 
 class FashionMNIST : public MNIST {
