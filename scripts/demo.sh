@@ -8,7 +8,8 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 scripts/setup.sh >&2
 cmake --preset release >&2
 # Build just the program when the build knows it (faster than the whole tree).
-if cmake --build --preset release --target help 2>/dev/null | grep -q '\.\.\. autograd_tour$'; then
+targets=$(cmake --build --preset release --target help 2>/dev/null || true)
+if grep -q '^\.\.\. autograd_tour$' <<<"$targets"; then
   cmake --build --preset release -j "${AG_JOBS:-2}" --target autograd_tour >&2
 else
   cmake --build --preset release -j "${AG_JOBS:-2}" >&2
