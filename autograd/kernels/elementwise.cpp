@@ -113,12 +113,15 @@ inline bool disjoint(const T* p, int64_t n, const T* q, int64_t m) {
 // register, scal(i) computes out[i]. Elements [0, n - n % W) come from vec, the rest from
 // scal, on both paths. `may_stream`: the caller's word that out overlaps no input and that
 // the op is light (Note [streaming stores]).
-template <class T, class VecAt, class ScalarAt>
+// `Unroll`: registers per step of the plain loop (2 for the two-operand kernels, as before;
+// 1 for the one-operand ones, where the transcendental functions need all the registers).
+// `Stream = false` leaves the streaming loop out altogether.
+template <int Unroll, bool Stream = true, class T, class VecAt, class ScalarAt>
 inline void drive(T* out, int64_t n, bool may_stream, VecAt vec, ScalarAt scal) {
   constexpr int64_t W = Vec<T>::size;
   const int64_t end = n - n % W;
   int64_t i = 0;
-  if constexpr (can_stream<T>()) {
+  if constexpr (Stream && can_stream<T>()) {
     // Registers per 64-byte line: each step of the body fills whole lines, which is what
     // the write-combining buffers want.
     constexpr int64_t U = W * sizeof(T) >= 64 ? 1 : 64 / (W * sizeof(T));
@@ -141,11 +144,13 @@ inline void drive(T* out, int64_t n, bool may_stream, VecAt vec, ScalarAt scal) 
       return;
     }
   }
-  for (; i + 2 * W <= end; i += 2 * W) {
-    auto r0 = vec(i);
-    auto r1 = vec(i + W);
-    r0.store_unaligned(out + i);
-    r1.store_unaligned(out + i + W);
+  if constexpr (Unroll == 2) {
+    for (; i + 2 * W <= end; i += 2 * W) {
+      auto r0 = vec(i);
+      auto r1 = vec(i + W);
+      r0.store_unaligned(out + i);
+      r1.store_unaligned(out + i + W);
+    }
   }
   for (; i < end; i += W) vec(i).store_unaligned(out + i);
   for (; i < n; ++i) out[i] = scal(i);
@@ -157,27 +162,27 @@ template <class T, class F, class Tail>
 inline void map2(const T* a, int64_t as, const T* b, int64_t bs, T* out, int64_t n, F f, Tail tail) {
   const bool may_stream = disjoint(out, n, a, as == 1 ? n : 1) && disjoint(out, n, b, bs == 1 ? n : 1);
   if (as == 1 && bs == 1) {
-    drive(out, n, may_stream, [&](int64_t i) { return f(load(a + i), load(b + i)); },
+    drive<2>(out, n, may_stream, [&](int64_t i) { return f(load(a + i), load(b + i)); },
           [&](int64_t i) { return tail(a[i], b[i]); });
   } else if (as == 1) {
     const Vec<T> vb(b[0]);
-    drive(out, n, may_stream, [&](int64_t i) { return f(load(a + i), vb); },
+    drive<2>(out, n, may_stream, [&](int64_t i) { return f(load(a + i), vb); },
           [&](int64_t i) { return tail(a[i], b[0]); });
   } else if (bs == 1) {
     const Vec<T> va(a[0]);
-    drive(out, n, may_stream, [&](int64_t i) { return f(va, load(b + i)); },
+    drive<2>(out, n, may_stream, [&](int64_t i) { return f(va, load(b + i)); },
           [&](int64_t i) { return tail(a[0], b[i]); });
   } else {
     for (int64_t i = 0; i < n; ++i) out[i] = tail(a[0], b[0]);
   }
 }
 
-// `light`: f is cheap enough that the loop is bound by memory, so it may stream (see Note
+// `Light`: f is cheap enough that the loop is bound by memory, so it may stream (see Note
 // [streaming stores]); the transcendental functions pass false.
-template <class T, class F, class Tail>
-inline void map1(const T* a, T* out, int64_t n, F f, Tail tail, bool light = true) {
-  drive(out, n, light && disjoint(out, n, a, n), [&](int64_t i) { return f(load(a + i)); },
-        [&](int64_t i) { return tail(a[i]); });
+template <bool Light = true, class T, class F, class Tail>
+inline void map1(const T* a, T* out, int64_t n, F f, Tail tail) {
+  drive<1, Light>(out, n, Light && disjoint(out, n, a, n), [&](int64_t i) { return f(load(a + i)); },
+                  [&](int64_t i) { return tail(a[i]); });
 }
 
 // xsimd::tanh (8.x) without its branches: it tests any()/all() lanes below 5/8 to skip one
@@ -238,15 +243,15 @@ void unary(UnaryOp op, const T* a, T* out, int64_t n) {
   switch (op) {
     case UnaryOp::Neg: return map1(a, out, n, [](V x) { return -x; }, tail);
     // The transcendental functions are bound by arithmetic, not memory: no streaming.
-    case UnaryOp::Exp: return map1(a, out, n, [](V x) { return xsimd::exp(x); }, tail, false);
-    case UnaryOp::Log: return map1(a, out, n, [](V x) { return xsimd::log(x); }, tail, false);
+    case UnaryOp::Exp: return map1<false>(a, out, n, [](V x) { return xsimd::exp(x); }, tail);
+    case UnaryOp::Log: return map1<false>(a, out, n, [](V x) { return xsimd::log(x); }, tail);
     case UnaryOp::Sqrt: return map1(a, out, n, [](V x) { return xsimd::sqrt(x); }, tail);
     case UnaryOp::Abs: return map1(a, out, n, [](V x) { return xsimd::abs(x); }, tail);
-    case UnaryOp::Sin: return map1(a, out, n, [](V x) { return xsimd::sin(x); }, tail, false);
-    case UnaryOp::Cos: return map1(a, out, n, [](V x) { return xsimd::cos(x); }, tail, false);
-    case UnaryOp::Tanh: return map1(a, out, n, [](V x) { return tanh_branchless<T>(x); }, tail, false);
+    case UnaryOp::Sin: return map1<false>(a, out, n, [](V x) { return xsimd::sin(x); }, tail);
+    case UnaryOp::Cos: return map1<false>(a, out, n, [](V x) { return xsimd::cos(x); }, tail);
+    case UnaryOp::Tanh: return map1<false>(a, out, n, [](V x) { return tanh_branchless<T>(x); }, tail);
     case UnaryOp::Sigmoid:
-      return map1(a, out, n, [one](V x) { return one / (one + xsimd::exp(-x)); }, tail, false);
+      return map1<false>(a, out, n, [one](V x) { return one / (one + xsimd::exp(-x)); }, tail);
     case UnaryOp::Relu: return map1(a, out, n, [zero](V x) { return xsimd::select(x < zero, zero, x); }, tail);
     case UnaryOp::Sign:
       return map1(a, out, n, [one, zero](V x) {
