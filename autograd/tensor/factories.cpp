@@ -69,7 +69,11 @@ Tensor arange(double start, double end, double step, TensorOptions opts) {
   AG_CHECK(std::isfinite(start) && std::isfinite(end), "arange: unsupported range: ", start, " -> ", end);
   AG_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), "arange: upper bound and larger bound "
            "inconsistent with step sign (start ", start, ", end ", end, ", step ", step, ")");
-  const int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
+  // The count as a double first: casting one past int64's range is undefined behaviour.
+  const double count = std::ceil((end - start) / step);
+  AG_CHECK(count < 9.0e18, "arange: invalid size ", count, " for range ", start, " -> ", end, " with step ", step,
+           " (possible overflow)");
+  const int64_t n = static_cast<int64_t>(count);
   Tensor t = detail::make_tensor({n}, opts.dtype());
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
@@ -84,7 +88,12 @@ Tensor linspace(double a, double b, int64_t steps, TensorOptions opts) {
   const double step = steps > 1 ? (b - a) / static_cast<double>(steps - 1) : 0.0;
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
-    // Fill from both ends, as PyTorch does, so the last value is exactly b.
+    // Fill from both ends, as PyTorch does, so the last value is exactly b. One step is
+    // just the start (PyTorch's fill_(start)); the two-ended fill would give b there.
+    if (steps == 1) {
+      p[0] = static_cast<T>(a);
+      return;
+    }
     const int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i)
       p[i] = static_cast<T>(i < half ? a + step * static_cast<double>(i) : b - step * static_cast<double>(steps - 1 - i));

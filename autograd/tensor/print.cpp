@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 #include "ag/autograd.hpp"
 #include "tensor/make.hpp"
@@ -17,11 +18,12 @@ constexpr int64_t kEdge = 3;          // elements kept at each end when summaris
 
 enum class Mode { Int, Fixed, Sci };
 
-Mode float_mode(const Tensor& t) {
+// PyTorch's _Formatter: integers print as "3.", otherwise 4 decimals, or scientific
+// notation when the finite nonzero magnitudes span more than 1000x or leave [1e-4, 1e8].
+Mode float_mode(const std::vector<double>& values) {
   bool all_int = true;
   double lo = INFINITY, hi = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const double v = detail::read_as_double(t, i);
+  for (const double v : values) {
     if (!std::isfinite(v)) continue;
     if (std::floor(v) != v) all_int = false;
     const double a = std::fabs(v);
@@ -51,7 +53,11 @@ std::string fmt_value(double v, Dtype d, Mode m) {
   return s;
 }
 
-void print_rec(std::ostream& os, const Tensor& t, int64_t dim, int64_t offset, int indent, bool summarise, Mode m) {
+// Prints t[offset...] from `dim` on. With `shown` set, prints nothing and collects the
+// values that would be printed instead (the format is chosen from those, as PyTorch
+// formats a summarised tensor from its summarised data).
+void print_rec(std::ostream& os, const Tensor& t, int64_t dim, int64_t offset, int indent, bool summarise, Mode m,
+               std::vector<double>* shown = nullptr) {
   const Shape& sh = t.shape();
   const int64_t n = sh[dim];
   int64_t stride = 1;
@@ -84,8 +90,9 @@ void print_rec(std::ostream& os, const Tensor& t, int64_t dim, int64_t offset, i
       os << "...";
       continue;
     }
-    if (last) os << fmt_value(detail::read_as_double(t, offset + i), t.dtype(), m);
-    else print_rec(os, t, dim + 1, offset + i * stride, indent + 1, summarise, m);
+    if (last && shown) shown->push_back(detail::read_as_double(t, offset + i));
+    else if (last) os << fmt_value(detail::read_as_double(t, offset + i), t.dtype(), m);
+    else print_rec(os, t, dim + 1, offset + i * stride, indent + 1, summarise, m, shown);
   }
   os << ']';
 }
@@ -94,7 +101,18 @@ void print_rec(std::ostream& os, const Tensor& t, int64_t dim, int64_t offset, i
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "[ Tensor (undefined) ]";
-  const Mode m = is_floating(t.dtype()) ? float_mode(t) : Mode::Int;
+  const bool summarise = t.numel() > kThreshold;
+  Mode m = Mode::Int;
+  if (is_floating(t.dtype())) {
+    std::vector<double> shown;
+    if (t.dim() == 0) {
+      shown.push_back(detail::read_as_double(t, 0));
+    } else if (t.numel() > 0) {
+      std::ostringstream sink;
+      print_rec(sink, t, 0, 0, 7, summarise, Mode::Int, &shown);
+    }
+    m = float_mode(shown);
+  }
   std::ostringstream s;
   s << "tensor(";
   if (t.dim() == 0) {
@@ -107,9 +125,12 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
       s << ")";
     }
   } else {
-    print_rec(s, t, 0, 0, 7, t.numel() > kThreshold, m);
+    print_rec(s, t, 0, 0, 7, summarise, m);
   }
-  if (t.dtype() == kFloat64) s << ", dtype=torch.float64";
+  // PyTorch names float64 always; int64 and bool show in their elements, so they are
+  // named only when there are none (an empty tensor).
+  if (t.dtype() == kFloat64 || (t.numel() == 0 && t.dtype() != kFloat32))
+    s << ", dtype=torch." << dtype_name(t.dtype());
   if (t.grad_fn()) s << ", grad_fn=<" << t.grad_fn()->name() << ">";
   else if (t.requires_grad()) s << ", requires_grad=True";
   s << ")";

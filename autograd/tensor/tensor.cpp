@@ -2,7 +2,9 @@
 // The maths methods forward to the free functions of ag/ops.hpp (tensor_methods.cpp).
 #include "ag/tensor.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
@@ -15,7 +17,17 @@ namespace detail {
 
 Tensor make_tensor(const Shape& shape, Dtype dtype) {
   auto impl = make_pooled<TensorImpl>();
-  for (int64_t d : shape) AG_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  // The element count, the strides and the byte size must not overflow: a wrapped product
+  // would give a tiny buffer behind a huge shape, and every later access would run off
+  // its end. The strides multiply the sizes with zeros counted as ones, so check that.
+  const int64_t max_elems = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(element_size(dtype));
+  int64_t span = 1;
+  for (int64_t d : shape) {
+    AG_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+    AG_CHECK(d <= 1 || span <= max_elems / d, "empty: shape ", shape_str(shape),
+             " has too many elements (the size in bytes overflows)");
+    span *= std::max<int64_t>(d, 1);
+  }
   impl->numel = shape_numel(shape);
   impl->storage = Storage::allocate(static_cast<size_t>(impl->numel) * element_size(dtype));
   impl->shape = shape;
@@ -63,8 +75,16 @@ double read_as_double(const Tensor& t, int64_t i) {
 
 }  // namespace detail
 
-int64_t Tensor::size(int64_t d) const { return impl().shape[detail::wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return impl().strides[detail::wrap_dim(d, dim(), "stride")]; }
+// A 0-dim tensor has no size to report: wrap_dim accepts dim 0 there (as reductions do),
+// so refuse it here rather than read past the empty shape.
+int64_t Tensor::size(int64_t d) const {
+  AG_CHECK(dim() > 0, "size: dimension specified as ", d, " but tensor has no dimensions");
+  return impl().shape[detail::wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  AG_CHECK(dim() > 0, "stride: dimension specified as ", d, " but tensor has no dimensions");
+  return impl().strides[detail::wrap_dim(d, dim(), "stride")];
+}
 
 template <class T>
 T Tensor::item() const {
@@ -130,16 +150,25 @@ Tensor& Tensor::mutable_grad() const {
 
 void Tensor::set_grad(const Tensor& g) const {
   detail::TensorImpl& i = impl();
-  if (g.defined())
+  if (g.defined()) {
     AG_CHECK(g.shape() == i.shape, "set_grad: assigned grad has shape ", shape_str(g.shape()),
              " but the tensor has shape ", shape_str(i.shape));
+    // As PyTorch: a gradient of another dtype would be silently mixed into later sums.
+    AG_CHECK(g.dtype() == i.dtype, "set_grad: assigned grad has dtype ", dtype_name(g.dtype()),
+             " but the tensor has dtype ", dtype_name(i.dtype));
+  }
   std::lock_guard<detail::SpinLock> lock(i.grad_lock);
   i.grad = g.impl_ptr();
 }
 
 Tensor Tensor::detach() const {
   const detail::TensorImpl& i = impl();
-  return detail::make_view(*this, i.shape, i.strides, i.offset);
+  Tensor out = detail::make_view(*this, i.shape, i.strides, i.offset);
+  // It shares storage and the version counter, but it is not a view for autograd (as in
+  // PyTorch, whose detach is not a backward view): an in-place op recorded on it must not
+  // be refused as if it had to rewrite a base's history; it has no such history.
+  out.unsafeGetTensorImpl()->is_view = false;
+  return out;
 }
 
 Tensor& Tensor::detach_() {

@@ -38,6 +38,7 @@ TensorImpl::~TensorImpl() {
 }
 
 bool TensorImpl::is_contiguous() const {
+  if (numel == 0) return true;  // no element is out of place (PyTorch agrees)
   int64_t expected = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     if (shape[i] == 1) continue;
