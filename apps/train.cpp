@@ -62,6 +62,7 @@ struct Config {
   uint64_t seed = 0;
   std::string save, resume, out = "train_out";
   bool no_plot = false;
+  bool raw_pixels = false;  // skip the standardisation of inputs
 };
 
 struct Row {
@@ -311,6 +312,7 @@ int main(int argc, char** argv) {
   app.add_option("--resume", c.resume, "checkpoint to continue from (its settings are used)")->check(CLI::ExistingFile);
   app.add_option("--out", c.out, "directory for train_curve.csv / .png");
   app.add_flag("--no-plot", c.no_plot, "do not run gnuplot");
+  app.add_flag("--raw-pixels", c.raw_pixels, "feed pixels in [0,1] instead of standardised inputs");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -349,14 +351,17 @@ int main(int argc, char** argv) {
 
     // Data.
     const double t_load = now();
-    const auto mopts = ag::data::MnistOptions().limit(c.limit);
+    // Inputs standardised with the training set's mean and deviation: a sigmoid network
+    // trains markedly better on centred inputs.
+    const auto mopts = ag::data::MnistOptions().limit(c.limit).normalize(!c.raw_pixels);
+    const auto topts = ag::data::MnistOptions().normalize(!c.raw_pixels);
     ag::data::TensorDataset train, test;
     if (c.dataset == "fashion") {
       train = ag::data::FashionMNIST(c.root, true, mopts);
-      test = ag::data::FashionMNIST(c.root, false);
+      test = ag::data::FashionMNIST(c.root, false, topts);
     } else {
       train = ag::data::MNIST(c.root, true, mopts);
-      test = ag::data::MNIST(c.root, false);
+      test = ag::data::MNIST(c.root, false, topts);
     }
     std::printf("%s: %lld train, %lld test examples (loaded in %.1f s)\n", c.dataset.c_str(),
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()), now() - t_load);
