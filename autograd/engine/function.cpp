@@ -5,6 +5,8 @@
 #include "tensor/pool.hpp"
 
 #include <cctype>
+#include <cstdlib>
+#include <cxxabi.h>
 
 namespace ag {
 
@@ -52,12 +54,21 @@ class CppFunctionNode final : public Node {
   detail::BackwardFn fn_;
 };
 
-// typeid names are mangled ("6MyFunc"); strip the length prefix for a readable name.
+// typeid names are mangled ("N2ns6MyFuncE"): demangle, keep the unqualified name.
 std::string readable(const char* mangled) {
-  std::string s = mangled;
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  return (i > 0 && i < s.size() ? s.substr(i) : s) + "Backward";
+  int status = 0;
+  char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string s = status == 0 && d ? d : mangled;
+  std::free(d);
+  // The last component outside template brackets: "ns::(anonymous namespace)::Square" -> "Square".
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] == '<') ++depth;
+    else if (s[i] == '>') --depth;
+    else if (depth == 0 && s[i] == ':' && s[i + 1] == ':') start = i + 2;
+  }
+  return s.substr(start) + "Backward";
 }
 }  // namespace
 

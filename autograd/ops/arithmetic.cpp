@@ -132,7 +132,8 @@ Tensor operator/(const Tensor& a, double s) {
 Tensor operator/(double s, const Tensor& a) {
   Tensor out = scalar_forward(BinaryOp::Div, a, s, true, "div");
   if (needs_grad(a))
-    record(out, "DivBackward0", "div", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    // PyTorch computes s / a as a.reciprocal() * s, hence its node name.
+    record(out, "MulBackward0", "div", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {-(g * c.saved(1)) / c.saved(0)};  // d(s/a)/da = -(s/a)/a
     });
   return out;

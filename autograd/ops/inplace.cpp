@@ -5,6 +5,8 @@
 // out of place on a snapshot of the tensor, and the tensor takes over the result's
 // values and history ("rebase"), so nodes that saved the old value still find it intact.
 // Every write bumps the storage's version counter (see SavedVariable).
+#include <cmath>
+
 #include "ops/iter.hpp"
 #include "ops/record.hpp"
 #include "tensor/make.hpp"
@@ -161,8 +163,9 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   broadcast_shapes(a.shape(), b.shape(), "allclose");
   Tensor x = a.to(kFloat64), y = b.to(kFloat64);
   Tensor diff = abs(x - y), tol = abs(y) * rtol + atol;
-  // NaN never compares close; infinities are close only to themselves.
-  Tensor ok = (diff <= tol) | (x == y);
+  // NaN never compares close; infinities are close only to themselves (an infinite
+  // difference is never within tolerance, even an infinite one).
+  Tensor ok = ((diff <= tol) & (diff < INFINITY)) | (x == y);
   return all(ok).item<bool>();
 }
 

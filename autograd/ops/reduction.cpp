@@ -91,7 +91,7 @@ Tensor sum_impl(const Tensor& a, const Shape& dims, bool keepdim, const char* op
   }
   if (needs_grad(a)) {
     Shape in_shape = a.shape();
-    record(out, "SumBackward0", op, {a}, {}, [in_shape, m, keepdim](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, dims.empty() ? "SumBackward0" : "SumBackward1", op, {a}, {}, [in_shape, m, keepdim](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {expand_back(g, in_shape, m, keepdim)};
     });
   }
@@ -125,7 +125,7 @@ Tensor mean_impl(const Tensor& a, const Shape& dims, bool keepdim) {
   Tensor out = s / static_cast<double>(count);
   if (needs_grad(a)) {
     Shape in_shape = a.shape();
-    record(out, "MeanBackward0", "mean", {a}, {}, [in_shape, m, keepdim, count](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", "mean", {a}, {}, [in_shape, m, keepdim, count](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {expand_back(g / static_cast<double>(count), in_shape, m, keepdim)};
     });
   }

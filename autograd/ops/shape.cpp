@@ -125,7 +125,17 @@ Tensor flatten(const Tensor& a, int64_t start, int64_t end) {
   return a.reshape(shape);
 }
 
-Tensor permute(const Tensor& a, const Shape& dims) {
+namespace {
+// permute, recording the node under the name PyTorch gives the calling op.
+Tensor permute_as(const Tensor& a, const Shape& dims, const char* node, const char* op);
+// cat, likewise (stack is a cat of unsqueezed views).
+Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node, const char* op);
+}  // namespace
+
+Tensor permute(const Tensor& a, const Shape& dims) { return permute_as(a, dims, "PermuteBackward0", "permute"); }
+
+namespace {
+Tensor permute_as(const Tensor& a, const Shape& dims, const char* node, const char* op) {
   check(a, "permute");
   AG_CHECK(static_cast<int64_t>(dims.size()) == a.dim(), "permute: number of dims don't match: the tensor has ",
            a.dim(), " dims but ", dims.size(), " were given");
@@ -141,26 +151,31 @@ Tensor permute(const Tensor& a, const Shape& dims) {
   }
   Tensor out = make_view(a, shape, strides, a.storage_offset());
   if (needs_grad(a))
-    record(out, "PermuteBackward0", "permute", {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, node, op, {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {g.permute(inverse)};
     });
   return out;
 }
 
+Tensor transpose_as(const Tensor& a, int64_t d0, int64_t d1, const char* node, const char* op) {
+  Shape p(a.dim());
+  std::iota(p.begin(), p.end(), 0);
+  std::swap(p[wrap_dim(d0, a.dim(), op)], p[wrap_dim(d1, a.dim(), op)]);
+  return permute_as(a, p, node, op);
+}
+}  // namespace
+
 Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
   check(a, "transpose");
   if (a.dim() == 0) return a.reshape({});
-  Shape p(a.dim());
-  std::iota(p.begin(), p.end(), 0);
-  std::swap(p[wrap_dim(d0, a.dim(), "transpose")], p[wrap_dim(d1, a.dim(), "transpose")]);
-  return a.permute(p);
+  return transpose_as(a, d0, d1, "TransposeBackward0", "transpose");
 }
 
 Tensor t(const Tensor& a) {
   check(a, "t");
   AG_CHECK(a.dim() <= 2, "t: expects a tensor with <= 2 dimensions, but self is ", a.dim(), "D (shape ",
            shape_str(a.shape()), ")");
-  return a.dim() < 2 ? a.reshape(a.shape()) : transpose(a, 0, 1);
+  return a.dim() < 2 ? a.reshape(a.shape()) : transpose_as(a, 0, 1, "TBackward0", "t");
 }
 
 Tensor unsqueeze(const Tensor& a, int64_t d) {
@@ -211,6 +226,8 @@ Tensor expand(const Tensor& a, const Shape& shape) {
       strides[i] = 0;
       continue;
     }
+    AG_CHECK(shape[i] >= -1, "expand: invalid size ", shape[i], " at dimension ", i, " (target sizes ",
+             shape_str(shape), "); sizes must be non-negative, or -1 to keep a dimension");
     int64_t have = a.shape()[i - lead], want = shape[i] == -1 ? have : shape[i];
     AG_CHECK(have == want || have == 1, "expand: the expanded size of the tensor (", want,
              ") must match the existing size (", have, ") at non-singleton dimension ", i, ". Target sizes: ",
@@ -355,7 +372,10 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
 }
 
 // ---- cat / stack ---------------------------------------------------------------------------
-Tensor cat(const tensor_list& ts, int64_t dim) {
+Tensor cat(const tensor_list& ts, int64_t dim) { return cat_as(ts, dim, "CatBackward0", "cat"); }
+
+namespace {
+Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node, const char* op) {
   AG_CHECK(!ts.empty(), "cat: expected a non-empty list of tensors");
   for (size_t i = 0; i < ts.size(); ++i) AG_CHECK(ts[i].defined(), "cat: tensor ", i, " is undefined");
   const Tensor& first = ts[0];
@@ -386,7 +406,7 @@ Tensor cat(const tensor_list& ts, int64_t dim) {
     at += n;
   }
   if (detail::needs_grad_list(ts))
-    detail::record_node(out, "CatBackward0", "cat", ts, {}, [sizes, dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    detail::record_node(out, node, op, ts, {}, [sizes, dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       tensor_list r;
       int64_t s = 0;
       for (size_t i = 0; i < sizes.size(); ++i) {
@@ -397,6 +417,8 @@ Tensor cat(const tensor_list& ts, int64_t dim) {
     });
   return out;
 }
+
+}  // namespace
 
 Tensor stack(const tensor_list& ts, int64_t dim) {
   AG_CHECK(!ts.empty(), "stack: expected a non-empty list of tensors");
@@ -409,7 +431,7 @@ Tensor stack(const tensor_list& ts, int64_t dim) {
   AG_CHECK(dim >= -n && dim < n, "stack: dimension ", dim, " is out of range for a result of ", n, " dimensions");
   tensor_list u;
   for (const Tensor& t : ts) u.push_back(t.unsqueeze(dim));
-  return cat(u, dim);
+  return cat_as(u, dim, "StackBackward0", "stack");
 }
 
 // ---- copies ----------------------------------------------------------------------------------
