@@ -29,28 +29,6 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
-// See test_nn.cpp: ag::gradgradcheck runs its inner grad under NoGradGuard.
-bool second_order_check(const std::function<Tensor(const ag::tensor_list&)>& f, const ag::tensor_list& inputs) {
-  ag::tensor_list diff;
-  for (const auto& t : inputs)
-    if (t.requires_grad()) diff.push_back(t);
-  ag::manual_seed(1234);
-  Tensor v = ag::randn(f(inputs).shape(), f64());
-  ag::tensor_list w;
-  for (const auto& t : diff) w.push_back(ag::randn(t.shape(), f64()));
-  return ag::gradcheck(
-      [&](const ag::tensor_list& xs) {
-        ag::AutoGradMode on(true);
-        Tensor out = f(xs);
-        ag::tensor_list g = ag::grad({out}, diff, {v}, true, /*create_graph=*/true, /*allow_unused=*/true);
-        Tensor s = ag::zeros({}, f64());
-        for (size_t i = 0; i < g.size(); ++i)
-          if (g[i].defined()) s = s + (g[i] * w[i]).sum();
-        return s;
-      },
-      inputs);
-}
-
 // The message of the ag::Error that fn throws ("" when it does not throw).
 std::string error_of(const std::function<void()>& fn) {
   try {
@@ -125,8 +103,8 @@ TEST(CrossEntropy, GradcheckAllReductions) {
   Tensor probs = ag::softmax(ag::randn({4, 5}, f64()), 1).requires_grad_();
   EXPECT_TRUE(ag::gradcheck([&](const ag::tensor_list& in) { return F::cross_entropy(in[0], in[1]); }, {x, probs}));
   // Second order through the custom NllLoss node (create_graph).
-  EXPECT_TRUE(second_order_check([&](const ag::tensor_list& in) { return F::cross_entropy(in[0], y); }, {x}));
-  EXPECT_TRUE(second_order_check([&](const ag::tensor_list& in) { return F::cross_entropy(in[0], y, Reduction::None); }, {x}));
+  EXPECT_TRUE(ag::gradgradcheck([&](const ag::tensor_list& in) { return F::cross_entropy(in[0], y); }, {x}));
+  EXPECT_TRUE(ag::gradgradcheck([&](const ag::tensor_list& in) { return F::cross_entropy(in[0], y, Reduction::None); }, {x}));
 }
 
 TEST(CrossEntropy, StableOnExtremeLogits) {
@@ -186,7 +164,7 @@ TEST(MseLoss, ValuesGradcheckAndErrors) {
   Tensor x = a.detach().requires_grad_(), t = b.detach().requires_grad_();
   for (Reduction r : kAll)
     EXPECT_TRUE(ag::gradcheck([&](const ag::tensor_list& in) { return F::mse_loss(in[0], in[1], r); }, {x, t}));
-  EXPECT_TRUE(second_order_check([&](const ag::tensor_list& in) { return F::mse_loss(in[0], in[1]); }, {x, t}));
+  EXPECT_TRUE(ag::gradgradcheck([&](const ag::tensor_list& in) { return F::mse_loss(in[0], in[1]); }, {x, t}));
   const std::string msg = error_of([&] { F::mse_loss(ag::zeros({4, 1}), ag::zeros({4})); });
   EXPECT_NE(msg.find("mse_loss"), std::string::npos);
   EXPECT_NE(msg.find("[4, 1]"), std::string::npos) << msg;
@@ -226,7 +204,7 @@ TEST(BinaryCrossEntropy, GradcheckAndErrors) {
   Tensor y = ag::tensor({0.0, 1.0, 0.3, 0.6}, f64()).reshape({2, 2}).requires_grad_();
   for (Reduction r : kAll)
     EXPECT_TRUE(ag::gradcheck([&](const ag::tensor_list& in) { return F::binary_cross_entropy(in[0], in[1], r); }, {p, y}));
-  EXPECT_TRUE(second_order_check([&](const ag::tensor_list& in) { return F::binary_cross_entropy(in[0], in[1]); }, {p, y}));
+  EXPECT_TRUE(ag::gradgradcheck([&](const ag::tensor_list& in) { return F::binary_cross_entropy(in[0], in[1]); }, {p, y}));
   std::string msg = error_of([&] { F::binary_cross_entropy(ag::tensor({0.5f, 1.5f}), ag::tensor({0.f, 1.f})); });
   EXPECT_NE(msg.find("between 0 and 1"), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { F::binary_cross_entropy(ag::tensor({NAN}), ag::tensor({0.f})); }), "");
@@ -284,7 +262,7 @@ TEST(BinaryCrossEntropyWithLogits, GradcheckAndErrors) {
   for (Reduction r : kAll)
     EXPECT_TRUE(ag::gradcheck(
         [&](const ag::tensor_list& in) { return F::binary_cross_entropy_with_logits(in[0], in[1], r); }, {x, y}));
-  EXPECT_TRUE(second_order_check(
+  EXPECT_TRUE(ag::gradgradcheck(
       [&](const ag::tensor_list& in) { return F::binary_cross_entropy_with_logits(in[0], in[1]); }, {x, y}));
   const std::string msg = error_of([&] { F::binary_cross_entropy_with_logits(ag::zeros({2, 3}), ag::zeros({3, 2})); });
   EXPECT_NE(msg.find("binary_cross_entropy_with_logits"), std::string::npos);
