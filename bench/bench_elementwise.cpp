@@ -6,6 +6,12 @@
 //                  fused sigmoid_backward, called on raw 64-byte-aligned pointers, at 1M and
 //                  16M floats, one thread. Buffers are allocated and touched once, before
 //                  any timing, and shared by every benchmark of that size.
+//   references     memcpy (glibc), and copy_stream: a copy with non-temporal stores, the
+//                  ceiling for any kernel that writes its output to memory. glibc's
+//                  memcpy streams only above its x86_non_temporal_threshold, which depends
+//                  on the cache size the CPU reports (see bench/README.md); below it, its
+//                  destination lines are read before they are written, so a kernel that
+//                  streams can beat it.
 //   Tensor level   ag::add, ag::mul, ag::sigmoid at 16M: the kernel plus what the library
 //                  adds per op (shape checks, dispatch, allocating the output). The output
 //                  comes from ag's caching allocator, so in steady state it is the buffer
@@ -32,9 +38,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/elementwise.hpp"
