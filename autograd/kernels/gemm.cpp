@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "elementwise.hpp"
+#include "engine/parallel.hpp"
 
 namespace ag::kernels {
 
@@ -32,13 +33,19 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
       for (int64_t k = 0; k < kb; ++k)
         for (int64_t n = 0; n < nb; ++n)
           panel[k * nb + n] = trans_b ? B[(n0 + n) * ldb + (k0 + k)] : B[(k0 + k) * ldb + (n0 + n)];
-      for (int64_t i = 0; i < M; ++i) {
-        T* c = C + i * ldc + n0;
-        for (int64_t k = 0; k < kb; ++k) {
-          const T a = trans_a ? A[(k0 + k) * lda + i] : A[i * lda + (k0 + k)];
-          if (a != T(0)) axpy<T>(alpha * a, panel.data() + k * nb, c, nb);
+      // Rows of C are independent: large products split them across the shared arena
+      // (the panel is read-only). Each element is summed in the same order whatever the
+      // split, so the result is bitwise the same for any number of threads.
+      const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, kb * nb));
+      ag::detail::parallel_for(M, grain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          T* c = C + i * ldc + n0;
+          for (int64_t k = 0; k < kb; ++k) {
+            const T a = trans_a ? A[(k0 + k) * lda + i] : A[i * lda + (k0 + k)];
+            if (a != T(0)) axpy<T>(alpha * a, panel.data() + k * nb, c, nb);
+          }
         }
-      }
+      });
     }
   }
 }
