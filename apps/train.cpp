@@ -32,27 +32,15 @@
 #include <string>
 #include <vector>
 
+#include "cli_checks.hpp"
+
 namespace nn = ag::nn;
 namespace F = ag::nn::functional;
 using ag::Tensor;
 
 namespace {
 
-// Command-line checks with plain messages (CLI11's PositiveNumber prints DBL_MAX).
-CLI::Validator number_check(bool allow_zero) {
-  return CLI::Validator(
-      [allow_zero](std::string& s) -> std::string {
-        const std::string want = allow_zero ? "a number >= 0" : "a positive number";
-        try {
-          size_t used = 0;
-          const double v = std::stod(s, &used);
-          if (used == s.size() && (allow_zero ? v >= 0 : v > 0)) return {};
-        } catch (const std::exception&) {
-        }
-        return "expected " + want + ", got '" + s + "'";
-      },
-      allow_zero ? "NUMBER>=0" : "NUMBER>0");
-}
+using ag_apps::number_check;
 
 struct Config {
   std::string dataset = "fashion", root, activation = "relu", optim = "adam", scheduler = "none";
