@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace {
 
 using Dims = std::vector<int64_t>;
@@ -21,20 +23,6 @@ std::vector<float> values(const ag::Tensor& t) {
   return std::vector<float>(p, p + c.numel());
 }
 
-// Runs f and returns the ag::Error message it throws ("" and a test failure if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ag::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected ag::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected ag::Error, nothing was thrown";
-  return "";
-}
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

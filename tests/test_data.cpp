@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace fs = std::filesystem;
 using ag::Tensor;
 using ag::data::DataLoader;
@@ -82,16 +84,6 @@ std::vector<unsigned char> iota_bytes(size_t n, unsigned start = 0) {
   return v;
 }
 
-// The message of the ag::Error that `f` throws ("" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ag::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

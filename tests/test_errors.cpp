@@ -9,22 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace {
 
-// Runs f, expects an ag::Error, and returns its message ("" and a failure otherwise).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ag::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected ag::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected ag::Error, nothing was thrown";
-  return "";
-}
 
 // Expects f to throw ag::Error whose message contains every one of `parts`.
 #define EXPECT_AG_ERROR(stmt, ...)                                                     \

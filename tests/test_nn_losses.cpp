@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "test_util.hpp"
+
 namespace nn = ag::nn;
 namespace F = ag::nn::functional;
 using ag::Tensor;
@@ -29,15 +31,6 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
-// The message of the ag::Error that fn throws ("" when it does not throw).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const ag::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const Reduction kAll[] = {Reduction::Mean, Reduction::Sum, Reduction::None};
 

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "test_util.hpp"
+
 namespace nn = ag::nn;
 using ag::Tensor;
 
@@ -61,14 +63,6 @@ std::vector<std::string> list_dir(const std::string& dir) {
   return out;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const ag::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A model with parameters of two layers and BatchNorm buffers (float32 and int64).
 struct ModelImpl : nn::Module {
