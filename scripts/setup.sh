@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages that building and testing ag needs (Debian 12).
 # Does nothing, not even `apt-get update`, when every package is already installed.
-#   AG_WITH_REFERENCES=1 scripts/setup.sh   also installs OpenBLAS (the GEMM reference for bench/)
+#   AG_WITH_REFERENCES=1 scripts/setup.sh   also installs the references bench/ measures against:
+#                                           OpenBLAS (GEMM) and libtorch (training steps)
 set -euo pipefail
 
 packages=(
@@ -11,7 +12,7 @@ packages=(
   dataset-fashion-mnist gnuplot-nox
 )
 if [[ "${AG_WITH_REFERENCES:-0}" == 1 ]]; then
-  packages+=(libopenblas-dev)
+  packages+=(libopenblas-dev libtorch-dev)
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
