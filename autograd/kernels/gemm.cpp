@@ -8,19 +8,35 @@
 
 #include "elementwise.hpp"
 #include "engine/parallel.hpp"
+#include "scalar_ops.hpp"
 
 namespace ag::kernels {
 
 template <class T>
+void gemm_body(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+               const T* B, int64_t ldb, T* C, int64_t ldc);
+
+template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
   // C = beta * C first.
   for (int64_t i = 0; i < M; ++i) {
     T* c = C + i * ldc;
     if (beta == T(0)) std::fill(c, c + N, T(0));
     else if (beta != T(1)) affine<T>(c, beta, T(0), c, N);
   }
-  if (K == 0 || alpha == T(0)) return;
+  if (K != 0 && alpha != T(0)) gemm_body(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (ep.bias) binary<T>(BinaryOp::Add, c, 1, ep.bias, 1, c, N);
+    if (ep.act != GemmActivation::None)
+      unary<T>(ep.act == GemmActivation::Sigmoid ? UnaryOp::Sigmoid : ep.act == GemmActivation::Tanh ? UnaryOp::Tanh : UnaryOp::Relu, c, c, N);
+  }
+}
+
+template <class T>
+void gemm_body(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T* C, int64_t ldc) {
   constexpr int64_t KB = 256, NB = 1024;
   // Sized for the largest block this product uses, not KB x NB: a full-size panel was
   // a 1-2 MiB allocation (zero-filled) on every call, even for a 3 x 4 product.
@@ -53,7 +69,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 namespace reference {
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       double s = 0;
@@ -63,18 +79,27 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
         s += a * b;
       }
       double prev = beta == T(0) ? 0.0 : static_cast<double>(beta) * C[i * ldc + j];
-      C[i * ldc + j] = static_cast<T>(static_cast<double>(alpha) * s + prev);
+      double v = static_cast<double>(alpha) * s + prev;
+      if (ep.bias) v += static_cast<double>(ep.bias[j]);
+      T t = static_cast<T>(v);
+      switch (ep.act) {
+        case GemmActivation::None: break;
+        case GemmActivation::Sigmoid: t = scalar::unary(UnaryOp::Sigmoid, t); break;
+        case GemmActivation::Tanh: t = scalar::unary(UnaryOp::Tanh, t); break;
+        case GemmActivation::Relu: t = scalar::unary(UnaryOp::Relu, t); break;
+      }
+      C[i * ldc + j] = t;
     }
 }
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                          float, float*, int64_t);
+                          float, float*, int64_t, const GemmEpilogue<float>&);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
-                           int64_t, double, double*, int64_t);
+                           int64_t, double, double*, int64_t, const GemmEpilogue<double>&);
 }  // namespace reference
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                          float, float*, int64_t);
+                          float, float*, int64_t, const GemmEpilogue<float>&);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
-                           int64_t, double, double*, int64_t);
+                           int64_t, double, double*, int64_t, const GemmEpilogue<double>&);
 
 }  // namespace ag::kernels
