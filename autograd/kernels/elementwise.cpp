@@ -241,7 +241,8 @@ void unary(UnaryOp op, const T* a, T* out, int64_t n) {
   auto tail = [op](T x) { return scalar::unary(op, x); };
   const V one(T(1)), zero(T(0));
   switch (op) {
-    case UnaryOp::Neg: return map1(a, out, n, [](V x) { return -x; }, tail);
+    // Flip the sign bit: xsimd 8's AVX-512 negation computes 0 - x, which turns -0 into +0.
+    case UnaryOp::Neg: return map1(a, out, n, [](V x) { return xsimd::bitwise_xor(x, V(T(-0.0))); }, tail);
     // The transcendental functions are bound by arithmetic, not memory: no streaming.
     case UnaryOp::Exp: return map1<false>(a, out, n, [](V x) { return xsimd::exp(x); }, tail);
     case UnaryOp::Log: return map1<false>(a, out, n, [](V x) { return xsimd::log(x); }, tail);
