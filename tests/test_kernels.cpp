@@ -573,3 +573,86 @@ TEST(KernelsTensor, MaxMinNaNThroughOps) {
   EXPECT_TRUE(std::isnan(ag::minimum(ag::zeros({64}), x).data_ptr<float>()[0]));
   EXPECT_TRUE(std::isnan(ag::relu(x).data_ptr<float>()[0]));
 }
+
+// ---- softmax cross-entropy (kernels/cross_entropy.hpp) against its scalar twin ----------
+#include "kernels/cross_entropy.hpp"
+
+TYPED_TEST(Kernels, CrossEntropyAgainstReference) {
+  using T = TypeParam;
+  const int64_t rows = 5;
+  for (int64_t cols : kSizes) {
+    if (cols == 0) continue;
+    SCOPED_TRACE(::testing::Message() << "cols=" << cols);
+    auto x = random_vec<T>(rows * cols, -20, 20, 11 + cols);
+    std::vector<int64_t> target(rows);
+    for (int64_t r = 0; r < rows; ++r) target[r] = (r * 7 + 3) % cols;
+    std::vector<T> loss(rows), want_loss(rows), stats(2 * rows), want_stats(2 * rows);
+    const double total = k::cross_entropy_forward<T>(x.data(), target.data(), rows, cols, loss.data(), stats.data());
+    const double want_total =
+        ref::cross_entropy_forward<T>(x.data(), target.data(), rows, cols, want_loss.data(), want_stats.data());
+    // The loss is (m - x_t) + log s: the absolute error of log s, a few ulp of |x| ~ 20.
+    const double atol = 64 * kEps<T> * (1 + std::log(static_cast<double>(cols)));
+    EXPECT_TRUE(all_close(loss, want_loss, 8 * kEps<T>, atol));
+    EXPECT_TRUE(all_close(stats, want_stats, 8 * kEps<T>, atol));
+    EXPECT_NEAR(total, want_total, rows * atol + 1e-12);
+    // Without the optional outputs, the same total.
+    EXPECT_EQ(k::cross_entropy_forward<T>(x.data(), target.data(), rows, cols, nullptr, nullptr), total);
+    // Backward, one upstream gradient (mean: scale 1/N) and one per row (none).
+    const std::vector<T> g = {T(0.5), T(-2), T(1), T(3), T(0.25)};
+    for (int64_t gs : {0, 1}) {
+      const T scale = gs == 0 ? T(1) / T(rows) : T(1);
+      std::vector<T> grad(rows * cols), want(rows * cols);
+      k::cross_entropy_backward<T>(x.data(), target.data(), stats.data(), g.data(), gs, scale, rows, cols, grad.data());
+      ref::cross_entropy_backward<T>(x.data(), target.data(), stats.data(), g.data(), gs, scale, rows, cols, want.data());
+      EXPECT_TRUE(all_close(grad, want, 16 * kEps<T>, 16 * kEps<T>)) << "g_stride " << gs;
+      // Each row of (softmax - onehot) sums to 0.
+      for (int64_t r = 0; r < rows; ++r) {
+        double s = 0;
+        for (int64_t c = 0; c < cols; ++c) s += grad[r * cols + c];
+        EXPECT_NEAR(s, 0.0, 8 * (cols + 1) * kEps<T> * 3) << "row " << r;
+      }
+    }
+  }
+}
+
+TYPED_TEST(Kernels, CrossEntropyExtremeAndNonFinite) {
+  using T = TypeParam;
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  // Two equal logits of 1e8: loss log 2 and gradient [0.5, -0.5], however large the shift
+  // (m + log s in one number would lose log s).
+  {
+    const T x[] = {T(1e8), T(1e8)};
+    const int64_t t[] = {1};
+    T loss[1], stats[2], grad[2];
+    const T g[] = {T(1)};
+    k::cross_entropy_forward<T>(x, t, 1, 2, loss, stats);
+    EXPECT_NEAR(loss[0], std::log(2.0), 8 * kEps<T>);
+    k::cross_entropy_backward<T>(x, t, stats, g, 0, T(1), 1, 2, grad);
+    EXPECT_NEAR(grad[0], 0.5, 8 * kEps<T>);
+    EXPECT_NEAR(grad[1], -0.5, 8 * kEps<T>);
+  }
+  // A confident right answer: loss exactly 0; a confident wrong one: 200, no overflow.
+  {
+    const T x[] = {T(100), T(-100), T(-100), T(100)};
+    const int64_t t[] = {0, 0};
+    T loss[2];
+    k::cross_entropy_forward<T>(x, t, 2, 2, loss, nullptr);
+    EXPECT_EQ(loss[0], T(0));
+    EXPECT_NEAR(loss[1], 200.0, 1e-4);
+  }
+  // NaN anywhere in a row, or a +inf logit, makes that row's loss NaN (as log_softmax);
+  // the other rows are untouched. 17 classes put the NaN in the padded last register.
+  {
+    const int64_t cols = 17;
+    std::vector<T> x(3 * cols, T(0));
+    x[16] = nan;
+    x[cols + 3] = inf;
+    const int64_t t[] = {0, 0, 0};
+    T loss[3], want[3];
+    k::cross_entropy_forward<T>(x.data(), t, 3, cols, loss, nullptr);
+    ref::cross_entropy_forward<T>(x.data(), t, 3, cols, want, nullptr);
+    EXPECT_TRUE(std::isnan(loss[0]) && std::isnan(want[0]));
+    EXPECT_TRUE(std::isnan(loss[1]) && std::isnan(want[1]));
+    EXPECT_NEAR(loss[2], std::log(17.0), 8 * kEps<T>);
+  }
+}

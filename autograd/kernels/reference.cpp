@@ -1,8 +1,10 @@
 // The scalar twins: one element at a time, no SIMD, no cleverness.
 #include "reference.hpp"
 
+#include <cmath>
 #include <limits>
 
+#include "cross_entropy.hpp"
 #include "scalar_ops.hpp"
 
 namespace ag::kernels::reference {
@@ -95,5 +97,44 @@ template void compare<float>(CompareOp, const float*, int64_t, const float*, int
 template void compare<double>(CompareOp, const double*, int64_t, const double*, int64_t, bool*, int64_t);
 template void compare<int64_t>(CompareOp, const int64_t*, int64_t, const int64_t*, int64_t, bool*, int64_t);
 template void compare<bool>(CompareOp, const bool*, int64_t, const bool*, int64_t, bool*, int64_t);
+
+// ---- softmax cross-entropy (kernels/cross_entropy.hpp), in double --------------------------
+template <class T>
+double cross_entropy_forward(const T* x, const int64_t* target, int64_t rows, int64_t cols, T* loss, T* stats) {
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < cols; ++c) m = scalar::binary<double>(BinaryOp::Max, m, xr[c]);
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += std::exp(static_cast<double>(xr[c]) - m);
+    const double l = (m - static_cast<double>(xr[target[r]])) + std::log(s);
+    if (loss) loss[r] = static_cast<T>(l);
+    if (stats) {
+      stats[2 * r] = static_cast<T>(m);
+      stats[2 * r + 1] = static_cast<T>(std::log(s));
+    }
+    total += l;
+  }
+  return total;
+}
+template <class T>
+void cross_entropy_backward(const T* x, const int64_t* target, const T* stats, const T* g, int64_t g_stride, T scale,
+                            int64_t rows, int64_t cols, T* grad) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const double m = stats[2 * r], log_s = stats[2 * r + 1];
+    const double sc = static_cast<double>(scale) * static_cast<double>(g[r * g_stride]);
+    for (int64_t c = 0; c < cols; ++c) {
+      const double p = std::exp((static_cast<double>(x[r * cols + c]) - m) - log_s);
+      grad[r * cols + c] = static_cast<T>((p - (c == target[r] ? 1.0 : 0.0)) * sc);
+    }
+  }
+}
+template double cross_entropy_forward<float>(const float*, const int64_t*, int64_t, int64_t, float*, float*);
+template double cross_entropy_forward<double>(const double*, const int64_t*, int64_t, int64_t, double*, double*);
+template void cross_entropy_backward<float>(const float*, const int64_t*, const float*, const float*, int64_t, float,
+                                            int64_t, int64_t, float*);
+template void cross_entropy_backward<double>(const double*, const int64_t*, const double*, const double*, int64_t,
+                                             double, int64_t, int64_t, double*);
 
 }  // namespace ag::kernels::reference

@@ -2,11 +2,14 @@
 #include "ag/nn/functional.hpp"
 
 #include "ag/autograd.hpp"
+#include "ag/detail/fused.hpp"
 #include "ag/ops.hpp"
+#include "fused.hpp"
 
 namespace ag::nn::functional {
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+namespace {
+void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   AG_CHECK(x.defined() && weight.defined(), "linear: the input or the weight is undefined");
   AG_CHECK(weight.dim() == 2, "linear: expected a 2-D weight [out_features, in_features], got shape ",
            shape_str(weight.shape()));
@@ -17,11 +20,24 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   AG_CHECK(x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == weight.dtype()),
            "linear: input (", dtype_name(x.dtype()), ") and weight (", dtype_name(weight.dtype()),
            ") must have the same dtype (did you forget module->to(dtype)?)");
-  if (x.dim() == 2) return bias.defined() ? addmm(bias, x, weight.t()) : mm(x, weight.t());
+}
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_linear(x, weight, bias);
+  // 2-D: one GEMM with the bias in its epilogue (ag/detail/fused.hpp); the node is
+  // AddmmBackward0 (MmBackward0 without bias), as for PyTorch's linear.
+  if (x.dim() == 2) return detail::linear(x, weight, bias);
   if (x.dim() == 1) return linear(x.unsqueeze(0), weight, bias).squeeze(0);
   Shape out_shape = x.shape();
   out_shape.back() = weight.size(0);
   return linear(x.reshape({-1, weight.size(1)}), weight, bias).reshape(out_shape);
+}
+
+Tensor linear_activation(const Tensor& x, const Tensor& weight, const Tensor& bias, detail::Activation act) {
+  check_linear(x, weight, bias);
+  AG_CHECK(x.dim() == 2, "linear: the fused activation takes a 2-D input, got shape ", shape_str(x.shape()));
+  return detail::linear(x, weight, bias, act);
 }
 
 Tensor sigmoid(const Tensor& x) { return ag::sigmoid(x); }

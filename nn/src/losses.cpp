@@ -9,6 +9,8 @@
 //    at x = 0 (their subgradients disagree); sigmoid(x) - y is exact everywhere.
 //  - nll_loss: a gather; its backward writes N entries into zeros instead of building
 //    an [N, C] one-hot graph.
+// cross_entropy with class indices is none of these: it is the fused op
+// ag::detail::cross_entropy (one node; forward and backward one kernel pass each).
 // Forward passes are raw loops over contiguous data (no graph is recorded inside a
 // Function's forward); backward passes are ag ops, so create_graph works through them.
 // The structs live at global scope so that grad_fn()->name() reads "NllLossBackward".
@@ -16,6 +18,7 @@
 #include <cmath>
 
 #include "ag/autograd.hpp"
+#include "ag/detail/fused.hpp"
 #include "ag/nn/functional.hpp"
 #include "ag/ops.hpp"
 
@@ -221,9 +224,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduct
     const Tensor losses = -(target * ag::log_softmax(input, dim)).sum(dim);
     return reduce(losses, reduction);
   }
-  Batch b = check_classification(input, target, "cross_entropy");
-  b.input = ag::log_softmax(b.input, 1);
-  return nll(b, reduction);
+  // Class indices: one fused node, softmax and the loss in one kernel pass each way
+  // (ag/detail/fused.hpp), instead of log_softmax + nll_loss + the reduction.
+  const Batch b = check_classification(input, target, "cross_entropy");
+  const detail::LossReduction r = reduction == Reduction::Mean  ? detail::LossReduction::Mean
+                                  : reduction == Reduction::Sum ? detail::LossReduction::Sum
+                                                                : detail::LossReduction::None;
+  Tensor loss = detail::cross_entropy(b.input, b.target, r);
+  return reduction == Reduction::None && b.unbatched ? loss.reshape({}) : loss;
 }
 
 }  // namespace ag::nn::functional

@@ -1,6 +1,12 @@
 // ag::nn::Sequential.
 #include "ag/nn/sequential.hpp"
 
+#include <typeinfo>
+
+#include "ag/nn/activation.hpp"
+#include "ag/nn/linear.hpp"
+#include "fused.hpp"
+
 namespace ag::nn {
 
 SequentialImpl::SequentialImpl(std::vector<std::pair<std::string, AnyModule>> named) {
@@ -25,10 +31,35 @@ const AnyModule& SequentialImpl::at_any(size_t i) const {
   return modules_[i];
 }
 
+namespace {
+
+// Note [Sequential fuses Linear + ReLU]: a Linear directly followed by a ReLU, fed a 2-D
+// input, runs as one GEMM call with the bias and the relu in its epilogue. Nothing
+// observable changes: relu is exact, so the values are bitwise those of the two modules,
+// and the recorded graph is the composition's, node names included (Note [Fused ops keep
+// the unfused graph] in autograd/ops/fused.cpp). Sigmoid and Tanh are not fused here: the
+// GEMM epilogue evaluates them per tile while ag::sigmoid/ag::tanh run over the whole
+// tensor with a scalar tail, so an element may differ in its last bit, and Sequential
+// promises the composition's bits (tests/test_nn.cpp). Use ag::detail::linear with an
+// activation where that does not matter. Only the exact module types fuse: a subclass may
+// have its own forward, and other ranks would order the reshape nodes differently.
+bool fuses_with_linear(const AnyModule& m) { return typeid(*m.ptr()) == typeid(ReLUImpl); }
+
+}  // namespace
+
 Tensor SequentialImpl::forward(const Tensor& x) {
   AG_CHECK(!modules_.empty(), "Sequential: cannot call forward() on an empty Sequential");
-  Tensor y = modules_[0].forward(x);
-  for (size_t i = 1; i < modules_.size(); ++i) y = modules_[i].forward(y);
+  Tensor y = x;
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (i + 1 < modules_.size() && y.dim() == 2 && typeid(*modules_[i].ptr()) == typeid(LinearImpl) &&
+        fuses_with_linear(modules_[i + 1])) {  // Note [Sequential fuses Linear + ReLU]
+      const auto& lin = static_cast<const LinearImpl&>(*modules_[i].ptr());
+      y = functional::linear_activation(y, lin.weight, lin.bias, detail::Activation::Relu);
+      ++i;
+      continue;
+    }
+    y = modules_[i].forward(y);
+  }
   return y;
 }
 

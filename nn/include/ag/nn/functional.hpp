@@ -27,7 +27,8 @@ namespace functional {
 
 // ---- layers ----------------------------------------------------------------------------
 // requires: x [*, in] (at least 1-D), weight [out, in], bias undefined or [out], one floating dtype.
-// ensures: x · weightᵀ + bias, of shape [*, out]; 2-D inputs go through one addmm.
+// ensures: x · weightᵀ + bias, of shape [*, out]; 2-D inputs go through one GEMM call with
+//          the bias added in its epilogue (grad_fn AddmmBackward0, or MmBackward0 without bias).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);

@@ -1,0 +1,221 @@
+// Fused ops (ag/detail/fused.hpp): softmax cross-entropy in one node, and linear (+ bias,
+// + activation) in one GEMM call. Each op's forward and derivative side by side:
+//
+//   cross_entropy:  d logits = (softmax(logits) - onehot(target)) * g   (* 1/N for mean)
+//   linear:         d x = g · W,   d W = gᵀ · x,   d b = sum_rows(g)
+//   act(linear):    g_pre = act_backward(g, y), then as linear
+//
+// Note [Fused ops keep the unfused graph]: a fused op records the nodes the composition
+// would have recorded, under the same names, so users (and tests) that look at grad_fn()
+// see PyTorch's graph. act(linear(x)) computes only y in memory; the pre-activation h never
+// exists, and nothing needs it: the activation's derivative reads y, linear's reads x and W.
+// Its node still needs a tensor to hang from, so h is a storage-less alias of y (a view
+// TensorImpl) that carries AddmmBackward0 and is dropped at once; the activation node's
+// edge keeps that node alive. Cross-entropy has no such twin in PyTorch (there it is
+// log_softmax + nll_loss), so it is one node, "CrossEntropyLossBackward0".
+#include "ag/detail/fused.hpp"
+
+#include "kernels/cross_entropy.hpp"
+#include "kernels/gemm.hpp"
+#include "ops/iter.hpp"
+#include "ops/record.hpp"
+#include "tensor/make.hpp"
+
+namespace ag::detail {
+
+// ---- cross_entropy ---------------------------------------------------------------------
+
+namespace {
+// [n, c] of `dtype`: 1 at (i, target[i]), else 0. A constant (no grad).
+Tensor one_hot(const Tensor& target, int64_t n, int64_t c, Dtype dtype) {
+  Tensor out = zeros({n, c}, TensorOptions(dtype));
+  const int64_t* pt = target.data_ptr<int64_t>();
+  dispatch(dtype, [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      T* po = out.data_ptr<T>();
+      for (int64_t i = 0; i < n; ++i) po[i * c + pt[i]] = T(1);
+    }
+  });
+  return out;
+}
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, LossReduction reduction) {
+  AG_CHECK(logits.defined() && target.defined(), "cross_entropy: the input or the target is undefined");
+  AG_CHECK(logits.dim() == 2 && is_floating(logits.dtype()), "cross_entropy: expected floating logits of shape [N, C], got ",
+           dtype_name(logits.dtype()), " ", shape_str(logits.shape()));
+  const int64_t n = logits.size(0), c = logits.size(1);
+  AG_CHECK(target.dtype() == kInt64 && target.dim() == 1 && target.size(0) == n,
+           "cross_entropy: expected an int64 target of shape [", n, "], got ", dtype_name(target.dtype()), " ",
+           shape_str(target.shape()), " (input ", shape_str(logits.shape()), ")");
+  const Tensor t = target.contiguous();
+  const int64_t* pt = t.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    AG_CHECK(pt[i] >= 0 && pt[i] < c, "cross_entropy: target ", pt[i], " at index ", i, " is out of bounds for ", c,
+             " classes (input ", shape_str(logits.shape()), ")");
+
+  const bool grad = needs_grad(logits);
+  const Tensor x = logits.contiguous();
+  Tensor out = make_tensor(reduction == LossReduction::None ? Shape{n} : Shape{}, logits.dtype());
+  Tensor stats = grad ? make_tensor({n, 2}, logits.dtype()) : Tensor();
+  dispatch(logits.dtype(), [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      T* po = out.data_ptr<T>();
+      const double total =
+          kernels::cross_entropy_forward<T>(static_cast<const T*>(x.unsafeGetTensorImpl()->raw_data()), pt, n, c,
+                                            reduction == LossReduction::None ? po : nullptr,
+                                            grad ? stats.data_ptr<T>() : nullptr);
+      if (reduction == LossReduction::Sum) *po = static_cast<T>(total);
+      if (reduction == LossReduction::Mean) *po = static_cast<T>(total / static_cast<double>(n));  // n = 0: NaN
+    }
+  });
+  if (grad)
+    record(out, "CrossEntropyLossBackward0", "cross_entropy", {logits}, {save(logits), save(t), save(stats)},
+           [reduction, n, c](const BackwardCtx& ctx, const Tensor& g) -> tensor_list {
+             const Tensor logits_s = ctx.saved(0), target_s = ctx.saved(1);
+             if (GradMode::is_enabled()) {
+               // create_graph: the same formula in ag ops, so that it is differentiable in
+               // turn (in the logits through softmax, in g through the product).
+               const Tensor d = softmax(logits_s, 1) - one_hot(target_s, n, c, logits_s.dtype());
+               switch (reduction) {
+                 case LossReduction::None: return {d * g.unsqueeze(1)};
+                 case LossReduction::Sum: return {d * g};
+                 case LossReduction::Mean: return {d * (g / static_cast<double>(n))};
+               }
+             }
+             const Tensor x = logits_s.contiguous(), gc = g.contiguous(), stats = ctx.saved(2);
+             Tensor out = make_tensor({n, c}, x.dtype());
+             dispatch(x.dtype(), [&]<class T>() {
+               if constexpr (std::is_floating_point_v<T>) {
+                 const T scale = reduction == LossReduction::Mean ? static_cast<T>(1.0 / static_cast<double>(n)) : T(1);
+                 kernels::cross_entropy_backward<T>(
+                     static_cast<const T*>(x.unsafeGetTensorImpl()->raw_data()), target_s.data_ptr<int64_t>(),
+                     stats.data_ptr<T>(), static_cast<const T*>(gc.unsafeGetTensorImpl()->raw_data()),
+                     reduction == LossReduction::None ? 1 : 0, scale, n, c, out.data_ptr<T>());
+               }
+             });
+             return {out};
+           });
+  return out;
+}
+
+// ---- linear ------------------------------------------------------------------------------
+
+namespace {
+
+// A 2-D operand as GEMM sees it (as in linalg.cpp): pointer, leading dimension, transposed.
+struct Operand {
+  Tensor keep;  // holds the storage (a copy when the strides fit neither layout)
+  const void* ptr;
+  int64_t ld;
+  bool trans;
+};
+
+Operand as_operand(const Tensor& m) {
+  const int64_t r = m.size(0), c = m.size(1);
+  const Shape& st = m.strides();
+  const void* p = m.unsafeGetTensorImpl()->raw_data();
+  if ((c == 1 || st[1] == 1) && (r == 1 || st[0] >= c)) return {m, p, r == 1 ? c : st[0], false};
+  if ((r == 1 || st[0] == 1) && (c == 1 || st[1] >= r)) return {m, p, c == 1 ? r : st[1], true};
+  Tensor cm = m.contiguous();
+  return {cm, cm.unsafeGetTensorImpl()->raw_data(), c, false};
+}
+
+kernels::GemmActivation gemm_act(Activation a) {
+  switch (a) {
+    case Activation::None: return kernels::GemmActivation::None;
+    case Activation::Sigmoid: return kernels::GemmActivation::Sigmoid;
+    case Activation::Tanh: return kernels::GemmActivation::Tanh;
+    case Activation::Relu: return kernels::GemmActivation::Relu;
+  }
+  return kernels::GemmActivation::None;
+}
+
+// Records linear's node on `pre` (the product plus bias). Edges in addmm's order:
+// (bias, x, weight), or (x, weight) without bias, as PyTorch's AddmmBackward0 / MmBackward0.
+void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (bias.defined())
+    record(pre, "AddmmBackward0", "linear", {bias, x, weight}, {save(x), save(weight)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+             return {c.needs(0) ? g.sum(0) : Tensor(), c.needs(1) ? mm(g, c.saved(1)) : Tensor(),
+                     c.needs(2) ? mm(g.t(), c.saved(0)) : Tensor()};
+           });
+  else
+    record(pre, "MmBackward0", "linear", {x, weight}, {save(x), save(weight)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+             return {c.needs(0) ? mm(g, c.saved(1)) : Tensor(), c.needs(1) ? mm(g.t(), c.saved(0)) : Tensor()};
+           });
+}
+
+// act(pre) for the K == 0 case, where the product is empty and GEMM is not called.
+Tensor apply_activation(const Tensor& pre, Activation act) {
+  switch (act) {
+    case Activation::None: return pre;
+    case Activation::Sigmoid: return sigmoid(pre);
+    case Activation::Tanh: return tanh(pre);
+    case Activation::Relu: return relu(pre);
+  }
+  return pre;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act) {
+  AG_CHECK(x.defined() && weight.defined(), "linear: the input or the weight is undefined");
+  AG_CHECK(x.dim() == 2 && weight.dim() == 2, "linear: expected a 2-D input and a 2-D weight, got shapes ",
+           shape_str(x.shape()), " and ", shape_str(weight.shape()));
+  AG_CHECK(x.size(1) == weight.size(1), "linear: input of shape ", shape_str(x.shape()), " does not end in in_features=",
+           weight.size(1), " (weight of shape ", shape_str(weight.shape()), ")");
+  AG_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), "linear: bias of shape ",
+           bias.defined() ? shape_str(bias.shape()) : "", " does not match out_features=", weight.size(0));
+  AG_CHECK(is_floating(x.dtype()) && x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == x.dtype()),
+           "linear: expected floating input, weight and bias of one dtype, got ", dtype_name(x.dtype()), " and ",
+           dtype_name(weight.dtype()));
+  const int64_t M = x.size(0), K = x.size(1), N = weight.size(0);
+  Tensor out = make_tensor({M, N}, x.dtype());
+  if (K == 0 && M * N > 0) {
+    // An empty product: act(bias) (or act(0)) in every row, no GEMM call.
+    NoGradGuard ng;
+    const Tensor pre = bias.defined() ? bias.unsqueeze(0).expand({M, N}) : zeros({M, N}, TensorOptions(x.dtype()));
+    copy_into(out, apply_activation(pre, act));
+  } else if (M * N > 0) {
+    const Operand A = as_operand(x), B = as_operand(weight);
+    const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+    dispatch(x.dtype(), [&]<class T>() {
+      if constexpr (std::is_floating_point_v<T>) {
+        const kernels::GemmEpilogue<T> epilogue{b.defined() ? static_cast<const T*>(b.unsafeGetTensorImpl()->raw_data())
+                                                            : nullptr,
+                                                gemm_act(act)};
+        // op(B) = weightᵀ: a row-major weight is handed transposed, a transposed one as is.
+        kernels::gemm<T>(A.trans, !B.trans, M, N, K, T(1), static_cast<const T*>(A.ptr), A.ld,
+                         static_cast<const T*>(B.ptr), B.ld, T(0), out.data_ptr<T>(), N, epilogue);
+      }
+    });
+  }
+  if (!needs_grad(x, weight, bias)) return out;
+  if (act == Activation::None) {
+    record_linear(out, x, weight, bias);
+    return out;
+  }
+  // Note [Fused ops keep the unfused graph]
+  Tensor pre = make_view(out, out.shape(), out.strides(), out.unsafeGetTensorImpl()->offset);
+  record_linear(pre, x, weight, bias);
+  switch (act) {
+    case Activation::Sigmoid:
+      record(out, "SigmoidBackward0", "sigmoid", {pre}, {save_output()},
+             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; });
+      break;
+    case Activation::Tanh:
+      record(out, "TanhBackward0", "tanh", {pre}, {save_output()},
+             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; });
+      break;
+    case Activation::Relu:  // relu(h) > 0 exactly where h > 0: the output serves as the mask
+      record(out, "ReluBackward0", "relu", {pre}, {save_output()},
+             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; });
+      break;
+    case Activation::None: break;
+  }
+  return out;
+}
+
+}  // namespace ag::detail
