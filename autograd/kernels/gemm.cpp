@@ -1,69 +1,422 @@
-// A cache-blocked GEMM. B is packed into contiguous K x N panels once per block (so the
-// transposed case costs no extra pass), and the inner loop is an axpy over a row of the
-// panel, which the SIMD axpy kernel runs at full width.
+// A packed, cache-blocked GEMM in the style of GotoBLAS / BLIS, on xsimd.
+//
+// Note [GEMM blocking]
+// C (M x N, row-major) is computed in tiles of MR rows x NR columns by a register-blocked
+// micro-kernel: NR is two SIMD registers wide (32 floats with AVX-512), so the vectors
+// run along the rows of C and B, and each step of k broadcasts MR values of A and does
+// 2 * MR fused multiply-adds. MR is 12 when the ISA has 32 vector registers (AVX-512:
+// 24 accumulators + 2 of B + 1 broadcast) and 6 when it has 16 (AVX2, SSE).
+//
+// B is copied ("packed") into contiguous micro-panels in the order the micro-kernel reads
+// them: Bp[jr][k][c], NR columns per micro-panel, zero-padded past N. That makes every
+// load of B unit-stride and aligned whatever the transposition flag (so backward's g·Bᵀ
+// costs no transposed copy: see Note [Transposed packing]), and lets edge tiles run the
+// same SIMD micro-kernel as full ones (only their write-back goes element by element).
+// A is read in place: the micro-kernel broadcasts one value per row and k, from MR rows
+// of a row-major A or from one row of a transposed one; its MR x KC slice (18 KiB) stays
+// in L1 while the micro-panels of B stream past it. Only a last panel of fewer than MR
+// rows is packed, with zero rows below it. (Packing all of A, as GotoBLAS does, measured
+// slower here: it costs a strided copy, and the L1 is large enough without it.)
+// Loops, outer to inner, inside one task:
+//   for each k block (KC deep)        — the accumulation depth per pass over C
+//     pack B block (KC x NB)          — stays in L2 for the loops below
+//     for each row panel (MR rows)    — its MR x KC slice of A stays in L1
+//       for each micro-panel (NR)     — streamed from L2
+//         micro-kernel: C tile (+)= alpha * A·Bp
+//       activation of the finished rows (last k block only)
+// KC = 384 keeps an A slice (12 x 384 floats = 18 KiB) in L1; a B block of 384 x 256
+// floats (384 KiB) fits in a 1 MiB L2.
+//
+// Note [GEMM threads]
+// Large products are split into tasks over (column block, row chunk) in the shared TBB
+// arena; each task packs its own B block.
+// Every element of C is summed over k in the same order (k blocks in order, k within a
+// block in order) whatever the split, so the result is bitwise the same for any number
+// of threads.
 #include "gemm.hpp"
 
-#include <algorithm>
-#include <vector>
+#include <xsimd/xsimd.hpp>
 
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "ag/autograd.hpp"  // get_num_threads
 #include "elementwise.hpp"
 #include "engine/parallel.hpp"
 #include "scalar_ops.hpp"
+#include "tensor/allocator.hpp"
 
 namespace ag::kernels {
+namespace {
 
 template <class T>
-void gemm_body(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-               const T* B, int64_t ldb, T* C, int64_t ldc);
+using Vec = xsimd::batch<T>;  // the widest batch the build targets
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
-  // C = beta * C first.
+constexpr int64_t kW = static_cast<int64_t>(Vec<T>::size);
+template <class T>
+constexpr int64_t kNR = 2 * kW<T>;
+// 32 vector registers with AVX-512, 16 below it.
+template <class T>
+constexpr int64_t kMR = sizeof(Vec<T>) >= 64 ? 12 : 6;
+
+constexpr int64_t kKC = 384;
+constexpr int64_t kNB = 256;  // columns of a packed B block (a multiple of every NR)
+
+// Products below this many multiply-adds run the direct loop: packing would cost more
+// than it saves (the 2-4-1 net's matrices are 1 x 2 x 4).
+constexpr int64_t kSmallFlops = 4096;
+// Multiply-adds per task below which splitting across threads does not pay.
+constexpr int64_t kTaskFlops = int64_t{1} << 18;
+
+// A buffer from ag's caching allocator: after the first step of a training loop no
+// packing buffer comes from the system.
+template <class T>
+class Buffer {
+ public:
+  explicit Buffer(int64_t n) : bytes_(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T)) {
+    p_ = static_cast<T*>(ag::detail::cached_alloc(bytes_, &cap_));
+  }
+  ~Buffer() { ag::detail::cached_free(p_, cap_); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  T* get() const { return p_; }
+
+ private:
+  size_t bytes_, cap_ = 0;
+  T* p_;
+};
+
+// op(A)[i][k] and op(B)[k][j] for the stored layouts.
+template <class T>
+struct View {
+  const T* p;
+  int64_t ld;
+  bool trans;
+  T at(int64_t r, int64_t c) const { return trans ? p[c * ld + r] : p[r * ld + c]; }
+};
+
+// Ap for rows [p*MR, p*MR + MR) of op(A), all K, zero-padded past M:
+// dst[k * MR + r] = op(A)[row0 + r][k].
+template <class T>
+void pack_a_panel(const View<T>& a, int64_t row0, int64_t rows, int64_t K, T* dst) {
+  constexpr int64_t MR = kMR<T>;
+  if (a.trans) {
+    // op(A)[i][k] = A[k][i]: the MR values of one k are contiguous in memory.
+    for (int64_t k = 0; k < K; ++k) {
+      const T* src = a.p + k * a.ld + row0;
+      T* d = dst + k * MR;
+      int64_t r = 0;
+      for (; r < rows; ++r) d[r] = src[r];
+      for (; r < MR; ++r) d[r] = T(0);
+    }
+  } else {
+    // Each row is contiguous in k: read rows, write with stride MR.
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* src = a.p + (row0 + r) * a.ld;
+      for (int64_t k = 0; k < K; ++k) dst[k * MR + r] = src[k];
+    }
+    for (int64_t r = rows; r < MR; ++r)
+      for (int64_t k = 0; k < K; ++k) dst[k * MR + r] = T(0);
+  }
+}
+
+#if defined(__AVX512F__)
+// Note [Transposed packing]
+// Packing op(B) = Bᵀ (nn.Linear's x·Wᵀ) one element at a time costs about as much as the
+// product itself for a batch of 64. With AVX-512 it goes W x W at a time: W rows of B
+// loaded, transposed in registers by log2(W) rounds of interleaving pairs of rows (the
+// "perfect shuffle": row i with row i + W/2, low halves into row 2i and high halves into
+// row 2i + 1), W rows of the micro-panel stored. xsimd 8's zip_lo/zip_hi interleave
+// within 128-bit lanes only, hence the intrinsics (vpermt2ps / vpermt2pd).
+inline void transpose_square(__m512* r) {
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int round = 0; round < 4; ++round) {
+    __m512 n[16];
+    for (int i = 0; i < 8; ++i) {
+      n[2 * i] = _mm512_permutex2var_ps(r[i], lo, r[i + 8]);
+      n[2 * i + 1] = _mm512_permutex2var_ps(r[i], hi, r[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = n[i];
+  }
+}
+inline void transpose_square(__m512d* r) {
+  const __m512i lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+  const __m512i hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+  for (int round = 0; round < 3; ++round) {
+    __m512d n[8];
+    for (int i = 0; i < 4; ++i) {
+      n[2 * i] = _mm512_permutex2var_pd(r[i], lo, r[i + 4]);
+      n[2 * i + 1] = _mm512_permutex2var_pd(r[i], hi, r[i + 4]);
+    }
+    for (int i = 0; i < 8; ++i) r[i] = n[i];
+  }
+}
+inline __m512 load512(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512d load512(const double* p) { return _mm512_loadu_pd(p); }
+inline void store512(float* p, __m512 v) { _mm512_store_ps(p, v); }
+inline void store512(double* p, __m512d v) { _mm512_store_pd(p, v); }
+
+// panel[k * NR + c] = src[c * ld + k] for c < NR and k below the largest multiple of the
+// square's side in kc; returns that multiple (the caller copies the rest).
+template <class T>
+int64_t pack_transposed_avx512(const T* src, int64_t ld, int64_t kc, T* panel) {
+  constexpr int64_t S = 64 / sizeof(T), NR = kNR<T>;  // side of a square: one zmm of T
+  using R = std::conditional_t<std::is_same_v<T, float>, __m512, __m512d>;
+  if constexpr (NR % S != 0) {
+    return 0;
+  } else {
+    const int64_t k_end = kc / S * S;
+    for (int64_t k = 0; k < k_end; k += S)
+      for (int64_t h = 0; h < NR; h += S) {
+        R r[S];
+        for (int64_t i = 0; i < S; ++i) r[i] = load512(src + (h + i) * ld + k);
+        transpose_square(r);
+        for (int64_t i = 0; i < S; ++i) store512(panel + (k + i) * NR + h, r[i]);
+      }
+    return k_end;
+  }
+}
+#endif
+
+// Bp for k in [k0, k0 + kc), columns [j0, j0 + nb), in micro-panels of NR columns,
+// zero-padded past nb: dst[jr * kc * NR + k * NR + c] = op(B)[k0 + k][j0 + jr * NR + c].
+template <class T>
+void pack_b_block(const View<T>& b, int64_t k0, int64_t kc, int64_t j0, int64_t nb, T* dst) {
+  constexpr int64_t NR = kNR<T>;
+  for (int64_t jr = 0; jr * NR < nb; ++jr) {
+    const int64_t cols = std::min(NR, nb - jr * NR), c0 = j0 + jr * NR;
+    T* panel = dst + jr * kc * NR;
+    if (!b.trans) {
+      // Rows of B are contiguous in j: a row of the micro-panel is one copy.
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = b.p + (k0 + k) * b.ld + c0;
+        T* d = panel + k * NR;
+        if (cols == NR) {
+          Vec<T>::load_unaligned(src).store_aligned(d);
+          Vec<T>::load_unaligned(src + kW<T>).store_aligned(d + kW<T>);
+        } else {
+          int64_t c = 0;
+          for (; c < cols; ++c) d[c] = src[c];
+          for (; c < NR; ++c) d[c] = T(0);
+        }
+      }
+    } else {
+      // op(B)[k][j] = B[j][k]: each column of the micro-panel is contiguous in k.
+      int64_t k_done = 0;
+#if defined(__AVX512F__)
+      // Whole W x W squares go through registers: W rows of B in, W rows of Bp out.
+      if (cols == NR) k_done = pack_transposed_avx512(b.p + c0 * b.ld + k0, b.ld, kc, panel);
+#endif
+      if (k_done == kc) continue;
+      for (int64_t c = 0; c < cols; ++c) {
+        const T* src = b.p + (c0 + c) * b.ld + k0;
+        for (int64_t k = k_done; k < kc; ++k) panel[k * NR + c] = src[k];
+      }
+      for (int64_t c = cols; c < NR; ++c)
+        for (int64_t k = k_done; k < kc; ++k) panel[k * NR + c] = T(0);
+    }
+  }
+}
+
+// How a tile's accumulators meet C: on the first k block C = alpha·AB + beta·C (C not
+// read when beta is 0); on later ones C += alpha·AB; on the last one the epilogue
+// (bias, activation) follows.
+template <class T>
+struct WriteBack {
+  T alpha, beta;
+  bool first, last;
+  const T* bias;  // already offset to the tile's first column; nullptr: none
+  GemmActivation act;
+};
+
+template <class T>
+inline void activate_row(GemmActivation act, T* row, int64_t n) {
+  switch (act) {
+    case GemmActivation::None: return;
+    case GemmActivation::Sigmoid: return unary<T>(UnaryOp::Sigmoid, row, row, n);
+    case GemmActivation::Tanh: return unary<T>(UnaryOp::Tanh, row, row, n);
+    case GemmActivation::Relu: return unary<T>(UnaryOp::Relu, row, row, n);
+  }
+}
+
+// The micro-kernel: C[0:mr, 0:nr] (+)= alpha * a[MR x kc] · Bp[kc x NR], where a(r, k)
+// is ap[k * lda + r] (RowsA false: a packed panel, lda = MR, or a transposed A read in
+// place) or ap[r * lda + k] (RowsA true: the rows of a row-major A read in place).
+template <class T, bool RowsA>
+void micro_kernel(int64_t kc, const T* __restrict ap, int64_t lda, const T* __restrict bp, T* c, int64_t ldc,
+                  int64_t mr, int64_t nr, const WriteBack<T>& wb) {
+  constexpr int64_t MR = kMR<T>, NR = kNR<T>, W = kW<T>;
+  using V = Vec<T>;
+  std::array<V, MR> c0, c1;
+#pragma GCC unroll 12
+  for (int64_t r = 0; r < MR; ++r) c0[r] = c1[r] = V(T(0));
+  for (int64_t k = 0; k < kc; ++k) {
+    const V b0 = V::load_aligned(bp), b1 = V::load_aligned(bp + W);
+#pragma GCC unroll 12
+    for (int64_t r = 0; r < MR; ++r) {
+      const V a(RowsA ? ap[r * lda + k] : ap[k * lda + r]);
+      c0[r] = xsimd::fma(a, b0, c0[r]);
+      c1[r] = xsimd::fma(a, b1, c1[r]);
+    }
+    bp += NR;
+  }
+  const V alpha(wb.alpha), beta(wb.beta);
+  if (mr == MR && nr == NR) {
+    const bool with_bias = wb.last && wb.bias;
+    const V bias0 = with_bias ? V::load_unaligned(wb.bias) : V(T(0));
+    const V bias1 = with_bias ? V::load_unaligned(wb.bias + W) : V(T(0));
+#pragma GCC unroll 12
+    for (int64_t r = 0; r < MR; ++r) {
+      T* row = c + r * ldc;
+      V v0 = c0[r] * alpha, v1 = c1[r] * alpha;
+      if (!wb.first) {
+        v0 += V::load_unaligned(row);
+        v1 += V::load_unaligned(row + W);
+      } else if (wb.beta != T(0)) {
+        v0 = xsimd::fma(beta, V::load_unaligned(row), v0);
+        v1 = xsimd::fma(beta, V::load_unaligned(row + W), v1);
+      }
+      if (with_bias) {
+        v0 += bias0;
+        v1 += bias1;
+      }
+      v0.store_unaligned(row);
+      v1.store_unaligned(row + W);
+    }
+  } else {
+    // Edge tile: the same accumulators, written back element by element.
+    alignas(64) T tile[MR * NR];
+#pragma GCC unroll 12
+    for (int64_t r = 0; r < MR; ++r) {
+      c0[r].store_aligned(tile + r * NR);
+      c1[r].store_aligned(tile + r * NR + W);
+    }
+    for (int64_t r = 0; r < mr; ++r) {
+      T* row = c + r * ldc;
+      const T* t = tile + r * NR;
+      for (int64_t j = 0; j < nr; ++j) {
+        T v = wb.alpha * t[j];
+        if (!wb.first) v += row[j];
+        else if (wb.beta != T(0)) v += wb.beta * row[j];
+        if (wb.last && wb.bias) v += wb.bias[j];
+        row[j] = v;
+      }
+    }
+  }
+}
+
+// C = beta * C + epilogue, for K == 0 or alpha == 0 (no product to add).
+template <class T>
+void scale_only(int64_t M, int64_t N, T beta, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
   for (int64_t i = 0; i < M; ++i) {
     T* c = C + i * ldc;
     if (beta == T(0)) std::fill(c, c + N, T(0));
     else if (beta != T(1)) affine<T>(c, beta, T(0), c, N);
+    if (ep.bias) binary<T>(BinaryOp::Add, c, 1, ep.bias, 1, c, N);
+    activate_row(ep.act, c, N);
   }
-  if (K != 0 && alpha != T(0)) gemm_body(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+// Tiny products: a direct loop, accumulating each row of C in a register-sized run.
+template <class T>
+void gemm_small(const View<T>& a, const View<T>& b, int64_t M, int64_t N, int64_t K, T alpha, T beta, T* C,
+                int64_t ldc, const GemmEpilogue<T>& ep) {
   for (int64_t i = 0; i < M; ++i) {
     T* c = C + i * ldc;
-    if (ep.bias) binary<T>(BinaryOp::Add, c, 1, ep.bias, 1, c, N);
-    if (ep.act != GemmActivation::None)
-      unary<T>(ep.act == GemmActivation::Sigmoid ? UnaryOp::Sigmoid : ep.act == GemmActivation::Tanh ? UnaryOp::Tanh : UnaryOp::Relu, c, c, N);
+    for (int64_t j = 0; j < N; ++j) {
+      T s = T(0);
+      for (int64_t k = 0; k < K; ++k) s += a.at(i, k) * b.at(k, j);
+      T v = alpha * s;
+      if (beta != T(0)) v += beta * c[j];
+      if (ep.bias) v += ep.bias[j];
+      c[j] = v;
+    }
+    activate_row(ep.act, c, N);
   }
 }
 
 template <class T>
-void gemm_body(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T* C, int64_t ldc) {
-  constexpr int64_t KB = 256, NB = 1024;
-  // Sized for the largest block this product uses, not KB x NB: a full-size panel was
-  // a 1-2 MiB allocation (zero-filled) on every call, even for a 3 x 4 product.
-  std::vector<T> panel(static_cast<size_t>(std::min(KB, K) * std::min(NB, N)));
-  for (int64_t k0 = 0; k0 < K; k0 += KB) {
-    const int64_t kb = std::min(KB, K - k0);
-    for (int64_t n0 = 0; n0 < N; n0 += NB) {
-      const int64_t nb = std::min(NB, N - n0);
-      // panel[k][n] = op(B)[k0 + k][n0 + n]
-      for (int64_t k = 0; k < kb; ++k)
-        for (int64_t n = 0; n < nb; ++n)
-          panel[k * nb + n] = trans_b ? B[(n0 + n) * ldb + (k0 + k)] : B[(k0 + k) * ldb + (n0 + n)];
-      // Rows of C are independent: large products split them across the shared arena
-      // (the panel is read-only). Each element is summed in the same order whatever the
-      // split, so the result is bitwise the same for any number of threads.
-      const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, kb * nb));
-      ag::detail::parallel_for(M, grain, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          T* c = C + i * ldc + n0;
-          for (int64_t k = 0; k < kb; ++k) {
-            const T a = trans_a ? A[(k0 + k) * lda + i] : A[i * lda + (k0 + k)];
-            if (a != T(0)) axpy<T>(alpha * a, panel.data() + k * nb, c, nb);
-          }
+void gemm_blocked(const View<T>& a, const View<T>& b, int64_t M, int64_t N, int64_t K, T alpha, T beta, T* C,
+                  int64_t ldc, const GemmEpilogue<T>& ep) {
+  constexpr int64_t MR = kMR<T>, NR = kNR<T>;
+  const int64_t panels = (M + MR - 1) / MR;
+  // k blocks of equal depth (784 = 2 x 392, not 384 + 384 + 16).
+  const int64_t kblocks = (K + kKC - 1) / kKC;
+  const int64_t kc_max = (K + kblocks - 1) / kblocks;
+  // Threads: tasks over (column block, row chunk), enough for every thread when the
+  // product is large enough to feed them. Columns are split first: a column block's
+  // tasks share nothing but the packed A, while two row chunks of one column block
+  // would each pack the same B block.
+  const int64_t threads = ag::get_num_threads();
+  const int64_t flops = M * N * K;
+  const int64_t want = threads > 1 ? std::clamp<int64_t>(flops / kTaskFlops, 1, 2 * threads) : 1;
+  const int64_t n_tiles = (N + NR - 1) / NR;
+  const int64_t nb_max = std::min(kNB, (n_tiles + want - 1) / want * NR);
+  const int64_t nblocks = (N + nb_max - 1) / nb_max;
+  const int64_t chunks = std::clamp<int64_t>((want + nblocks - 1) / nblocks, 1, panels);
+  const int64_t tasks = nblocks * chunks;
+
+  // A is read in place (a row-major A row by row, a transposed one column
+  // by column), all but a last panel of fewer than MR rows: that one is packed with zero
+  // rows below it, so that it runs the same micro-kernel.
+  const int64_t edge_rows = M % MR;
+  Buffer<T> edge(edge_rows ? K * MR : 1);
+  if (edge_rows) pack_a_panel(a, M - edge_rows, edge_rows, K, edge.get());
+
+  auto run_task = [&](int64_t t) {
+    const int64_t jb = t % nblocks, ch = t / nblocks;
+    const int64_t j0 = jb * nb_max, nb = std::min(nb_max, N - j0);
+    const int64_t p_begin = panels * ch / chunks, p_end = panels * (ch + 1) / chunks;
+    Buffer<T> bpack(kc_max * ((nb + NR - 1) / NR * NR));
+    T* const bp = bpack.get();
+    for (int64_t kb = 0; kb < kblocks; ++kb) {
+      const int64_t k0 = kb * kc_max, kc = std::min(kc_max, K - k0);
+      pack_b_block(b, k0, kc, j0, nb, bp);
+      WriteBack<T> wb{alpha, beta, kb == 0, kb == kblocks - 1, nullptr, ep.act};
+      for (int64_t p = p_begin; p < p_end; ++p) {
+        const int64_t i0 = p * MR, mr = std::min(MR, M - i0);
+        for (int64_t jr = 0; jr * NR < nb; ++jr) {
+          const int64_t j = j0 + jr * NR, nr = std::min(NR, nb - jr * NR);
+          const T* bj = bp + jr * kc * NR;
+          T* cij = C + i0 * ldc + j;
+          wb.bias = ep.bias ? ep.bias + j : nullptr;
+          if (mr < MR) micro_kernel<T, false>(kc, edge.get() + k0 * MR, MR, bj, cij, ldc, mr, nr, wb);
+          else if (a.trans) micro_kernel<T, false>(kc, a.p + k0 * a.ld + i0, a.ld, bj, cij, ldc, mr, nr, wb);
+          else micro_kernel<T, true>(kc, a.p + i0 * a.ld + k0, a.ld, bj, cij, ldc, mr, nr, wb);
         }
-      });
+        // The activation goes over the finished rows of this block while they are in cache.
+        if (wb.last && ep.act != GemmActivation::None)
+          for (int64_t r = 0; r < mr; ++r) activate_row(ep.act, C + (i0 + r) * ldc + j0, nb);
+      }
     }
+  };
+  if (tasks == 1) {
+    run_task(0);
+  } else {
+    ag::detail::parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) run_task(t);
+    });
   }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) return scale_only(M, N, beta, C, ldc, ep);
+  const View<T> a{A, lda, trans_a}, b{B, ldb, trans_b};
+  if (M * N * K <= kSmallFlops) return gemm_small(a, b, M, N, K, alpha, beta, C, ldc, ep);
+  gemm_blocked(a, b, M, N, K, alpha, beta, C, ldc, ep);
 }
 
 namespace reference {
