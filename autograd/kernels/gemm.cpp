@@ -82,17 +82,20 @@ constexpr int64_t kTaskFlops = int64_t{1} << 18;
 template <class T>
 class Buffer {
  public:
-  explicit Buffer(int64_t n) : bytes_(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T)) {
-    p_ = static_cast<T*>(ag::detail::cached_alloc(bytes_, &cap_));
+  // n == 0: no buffer (and no call to the allocator).
+  explicit Buffer(int64_t n) : bytes_(static_cast<size_t>(n) * sizeof(T)) {
+    if (n > 0) p_ = static_cast<T*>(ag::detail::cached_alloc(bytes_, &cap_));
   }
-  ~Buffer() { ag::detail::cached_free(p_, cap_); }
+  ~Buffer() {
+    if (p_) ag::detail::cached_free(p_, cap_);
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   T* get() const { return p_; }
 
  private:
   size_t bytes_, cap_ = 0;
-  T* p_;
+  T* p_ = nullptr;
 };
 
 // op(A)[i][k] and op(B)[k][j] for the stored layouts.
@@ -104,28 +107,29 @@ struct View {
   T at(int64_t r, int64_t c) const { return trans ? p[c * ld + r] : p[r * ld + c]; }
 };
 
-// Ap for rows [p*MR, p*MR + MR) of op(A), all K, zero-padded past M:
-// dst[k * MR + r] = op(A)[row0 + r][k].
+// The rows of the micro-kernel that a last panel of `rows` rows runs with: a third, two
+// thirds or all of MR (Note [GEMM blocking]).
 template <class T>
-void pack_a_panel(const View<T>& a, int64_t row0, int64_t rows, int64_t K, T* dst) {
+constexpr int64_t edge_kernel_rows(int64_t rows) {
   constexpr int64_t MR = kMR<T>;
+  return rows <= MR / 3 ? MR / 3 : rows <= 2 * MR / 3 ? 2 * MR / 3 : MR;
+}
+
+// The last panel of op(A): rows [row0, row0 + rows), all K, zero-padded to R =
+// edge_kernel_rows(rows) rows: dst[k * R + r] = op(A)[row0 + r][k].
+template <class T>
+void pack_a_edge(const View<T>& a, int64_t row0, int64_t rows, int64_t K, T* dst) {
+  const int64_t R = edge_kernel_rows<T>(rows);
+  std::fill(dst, dst + K * R, T(0));
   if (a.trans) {
-    // op(A)[i][k] = A[k][i]: the MR values of one k are contiguous in memory.
-    for (int64_t k = 0; k < K; ++k) {
-      const T* src = a.p + k * a.ld + row0;
-      T* d = dst + k * MR;
-      int64_t r = 0;
-      for (; r < rows; ++r) d[r] = src[r];
-      for (; r < MR; ++r) d[r] = T(0);
-    }
+    // op(A)[i][k] = A[k][i]: the values of one k are contiguous in memory.
+    for (int64_t k = 0; k < K; ++k) std::copy_n(a.p + k * a.ld + row0, rows, dst + k * R);
   } else {
-    // Each row is contiguous in k: read rows, write with stride MR.
+    // Each row is contiguous in k: read rows, write with stride R.
     for (int64_t r = 0; r < rows; ++r) {
       const T* src = a.p + (row0 + r) * a.ld;
-      for (int64_t k = 0; k < K; ++k) dst[k * MR + r] = src[k];
+      for (int64_t k = 0; k < K; ++k) dst[k * R + r] = src[k];
     }
-    for (int64_t r = rows; r < MR; ++r)
-      for (int64_t k = 0; k < K; ++k) dst[k * MR + r] = T(0);
   }
 }
 
@@ -290,7 +294,11 @@ void micro_kernel(int64_t kc, const T* __restrict ap, int64_t lda, const T* __re
 #pragma GCC unroll 12
     for (int64_t r = 0; r < MR; ++r) {
       T* row = c + r * ldc;
-      V v0 = c0[r] * alpha, v1 = c1[r] * alpha;
+      V v0 = c0[r], v1 = c1[r];
+      if (wb.alpha != T(1)) {
+        v0 *= alpha;
+        v1 *= alpha;
+      }
       if (!wb.first) {
         v0 += V::load_unaligned(row);
         v1 += V::load_unaligned(row + W);
@@ -381,9 +389,9 @@ void gemm_blocked(const View<T>& a, const View<T>& b, int64_t M, int64_t N, int6
   // A is read in place (a row-major A row by row, a transposed one column
   // by column), all but a last panel of fewer than MR rows: that one is packed with zero
   // rows below it, so that it runs the same micro-kernel.
-  const int64_t edge_rows = M % MR;
-  Buffer<T> edge(edge_rows ? K * MR : 1);
-  if (edge_rows) pack_a_panel(a, M - edge_rows, edge_rows, K, edge.get());
+  const int64_t edge_rows = M % MR, edge_r = edge_kernel_rows<T>(edge_rows);
+  Buffer<T> edge(edge_rows ? K * edge_r : 0);
+  if (edge_rows) pack_a_edge(a, M - edge_rows, edge_rows, K, edge.get());
 
   // A transposed B is packed whole (Note [Transposed packing]); a small row-major one is
   // read in place, all but a last micro-panel of fewer than NR columns, packed
@@ -399,10 +407,10 @@ void gemm_blocked(const View<T>& a, const View<T>& b, int64_t M, int64_t N, int6
 
   // Rows [p_begin, p_end) panels x column blocks [jb_begin, jb_end).
   auto run_task = [&](int64_t p_begin, int64_t p_end, int64_t jb_begin, int64_t jb_end) {
-    Buffer<T> bpack(b_in_place ? kc_max * NR : kc_max * nb_max);
+    Buffer<T> bpack(b_in_place ? (N % NR ? kc_max * NR : 0) : kc_max * nb_max);
     T* const bp = bpack.get();
     const int64_t pa_end = std::min(p_end, full_panels);  // the edge panel has its own copy
-    Buffer<T> apack(a_packed ? kc_max * MR * std::max<int64_t>(pa_end - p_begin, 1) : 1);
+    Buffer<T> apack(a_packed ? kc_max * MR * std::max<int64_t>(pa_end - p_begin, 0) : 0);
     for (int64_t kb = 0; kb < kblocks; ++kb) {
       const int64_t k0 = kb * kc_max, kc = std::min(kc_max, K - k0);
       if (a_packed)
@@ -429,9 +437,9 @@ void gemm_blocked(const View<T>& a, const View<T>& b, int64_t M, int64_t N, int6
             T* cij = C + i0 * ldc + j;
             wb.bias = ep.bias ? ep.bias + j : nullptr;
             if (mr < MR) {
-              const T* e = edge.get() + k0 * MR;
-              if (mr <= MR / 3) micro_kernel<T, false, MR / 3>(kc, e, MR, bj, ldb, cij, ldc, mr, nr, wb);
-              else if (mr <= 2 * MR / 3) micro_kernel<T, false, 2 * MR / 3>(kc, e, MR, bj, ldb, cij, ldc, mr, nr, wb);
+              const T* e = edge.get() + k0 * edge_r;
+              if (edge_r == MR / 3) micro_kernel<T, false, MR / 3>(kc, e, edge_r, bj, ldb, cij, ldc, mr, nr, wb);
+              else if (edge_r == 2 * MR / 3) micro_kernel<T, false, 2 * MR / 3>(kc, e, edge_r, bj, ldb, cij, ldc, mr, nr, wb);
               else micro_kernel<T, false>(kc, e, MR, bj, ldb, cij, ldc, mr, nr, wb);
             } else if (a_packed) {
               const T* ap = apack.get() + (p - p_begin) * kc * MR;
