@@ -338,3 +338,22 @@ TEST(FusedLinear, SequentialFusesLinearReluInvisibly) {
   Tensor x3 = ag::randn({2, 3, 6});
   EXPECT_TRUE(ag::allclose(seq(x3).reshape({6, 4}), seq(x3.reshape({6, 6})), 1e-6, 1e-7));
 }
+
+TEST(FusedLinear, EmptyBatchGradients) {
+  // M = 0: weight and bias gradients are zeros (an empty sum), x's is empty.
+  Tensor x = leaf(ag::zeros({0, 3})), w = leaf(ag::randn({2, 3})), b = leaf(ag::randn({2}));
+  for (Activation a : kActs) {
+    x.set_grad(Tensor());
+    w.set_grad(Tensor());
+    b.set_grad(Tensor());
+    ag::detail::linear(x, w, b, a).sum().backward();
+    EXPECT_TRUE(ag::equal(w.grad(), ag::zeros({2, 3})));
+    EXPECT_TRUE(ag::equal(b.grad(), ag::zeros({2})));
+    EXPECT_EQ(x.grad().shape(), (ag::Shape{0, 3}));
+  }
+  // N = 0: x's gradient is zeros.
+  Tensor x2 = leaf(ag::randn({4, 3})), w2 = leaf(ag::zeros({0, 3}));
+  ag::detail::linear(x2, w2, Tensor(), Activation::Tanh).sum().backward();
+  EXPECT_TRUE(ag::equal(x2.grad(), ag::zeros({4, 3})));
+  EXPECT_EQ(w2.grad().shape(), (ag::Shape{0, 3}));
+}

@@ -2,7 +2,8 @@
 // + activation) in one GEMM call. Each op's forward and derivative side by side:
 //
 //   cross_entropy:  d logits = (softmax(logits) - onehot(target)) * g   (* 1/N for mean)
-//   linear:         d x = g · W,   d W = gᵀ · x,   d b = sum_rows(g)
+//   linear:         d x = g · W,   d W = gᵀ · x,   d b = sum_rows(g)   (raw GEMM calls, or
+//                   mm/sum ops under create_graph)
 //   act(linear):    g_pre = act_backward(g, y), then as linear
 //
 // Note [Fused ops keep the unfused graph]: a fused op records the nodes the composition
@@ -15,7 +16,10 @@
 // log_softmax + nll_loss), so it is one node, "CrossEntropyLossBackward0".
 #include "ag/detail/fused.hpp"
 
+#include <algorithm>
+
 #include "kernels/cross_entropy.hpp"
+#include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
 #include "ops/iter.hpp"
 #include "ops/record.hpp"
@@ -131,18 +135,69 @@ kernels::GemmActivation gemm_act(Activation a) {
   return kernels::GemmActivation::None;
 }
 
+// linear's derivative as raw GEMM calls, for backward without create_graph: no transposed
+// views, no reduction op, just the three results (undefined where not needed).
+//   d x [M, K] = g [M, N] · W [N, K];  d W [N, K] = gᵀ · x [M, K];  d b [N] = column sums of g
+// Returns (d b, d x, d W) with a bias, (d x, d W) without: the node's edge order.
+tensor_list linear_backward_kernels(const Tensor& g0, const Tensor& x, const Tensor& weight, bool need_x, bool need_w,
+                                    bool with_bias, bool need_b) {
+  const Tensor g = g0.contiguous();
+  const int64_t M = g.size(0), N = g.size(1), K = x.size(1);
+  Tensor gx = need_x ? make_tensor({M, K}, g.dtype()) : Tensor();
+  Tensor gw = need_w ? make_tensor({N, K}, g.dtype()) : Tensor();
+  Tensor gb = need_b ? make_tensor({N}, g.dtype()) : Tensor();
+  dispatch(g.dtype(), [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* pg = static_cast<const T*>(g.unsafeGetTensorImpl()->raw_data());
+      // An empty inner dimension (N or M = 0) gives zeros, without a GEMM call.
+      if (need_x && M * K > 0) {
+        T* px = gx.data_ptr<T>();
+        if (N == 0) {
+          std::fill(px, px + M * K, T(0));
+        } else {
+          const Operand W = as_operand(weight);
+          kernels::gemm<T>(false, W.trans, M, K, N, T(1), pg, N, static_cast<const T*>(W.ptr), W.ld, T(0), px, K);
+        }
+      }
+      if (need_w && N * K > 0) {
+        T* pw = gw.data_ptr<T>();
+        if (M == 0) {
+          std::fill(pw, pw + N * K, T(0));
+        } else {
+          const Operand X = as_operand(x);
+          kernels::gemm<T>(true, X.trans, N, K, M, T(1), pg, N, static_cast<const T*>(X.ptr), X.ld, T(0), pw, K);
+        }
+      }
+      if (need_b) {
+        T* pb = gb.data_ptr<T>();
+        std::fill(pb, pb + N, T(0));
+        for (int64_t i = 0; i < M; ++i) kernels::axpy<T>(T(1), pg + i * N, pb, N);
+      }
+    }
+  });
+  if (with_bias) return {gb, gx, gw};
+  return {gx, gw};
+}
+
 // Records linear's node on `pre` (the product plus bias). Edges in addmm's order:
 // (bias, x, weight), or (x, weight) without bias, as PyTorch's AddmmBackward0 / MmBackward0.
+// Under create_graph the derivative is written in ag ops, so that it is recorded in turn.
 void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined())
     record(pre, "AddmmBackward0", "linear", {bias, x, weight}, {save(x), save(weight)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+             if (!GradMode::is_enabled()) {
+               return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(1), c.needs(2), true, c.needs(0));
+             }
              return {c.needs(0) ? g.sum(0) : Tensor(), c.needs(1) ? mm(g, c.saved(1)) : Tensor(),
                      c.needs(2) ? mm(g.t(), c.saved(0)) : Tensor()};
            });
   else
     record(pre, "MmBackward0", "linear", {x, weight}, {save(x), save(weight)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+             if (!GradMode::is_enabled()) {
+               return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(0), c.needs(1), false, false);
+             }
              return {c.needs(0) ? mm(g, c.saved(1)) : Tensor(), c.needs(1) ? mm(g.t(), c.saved(0)) : Tensor()};
            });
 }

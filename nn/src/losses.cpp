@@ -167,7 +167,9 @@ Batch check_classification(const Tensor& input, const Tensor& target, const char
   const Shape expected = unbatched ? Shape{} : Shape{input.size(0)};
   AG_CHECK(target.shape() == expected, op, ": expected target of shape ", shape_str(expected), " for input of shape ",
            shape_str(input.shape()), ", got ", shape_str(target.shape()));
-  Batch b{unbatched ? input.unsqueeze(0) : input, target.reshape({-1}).contiguous(), unbatched};
+  // (A 1-D contiguous target is used as is: this runs every training step.)
+  Batch b{unbatched ? input.unsqueeze(0) : input,
+          target.dim() == 1 && target.is_contiguous() ? target : target.reshape({-1}).contiguous(), unbatched};
   const int64_t c = b.input.size(1);
   const int64_t* pt = b.target.data_ptr<int64_t>();
   for (int64_t i = 0; i < b.target.numel(); ++i)

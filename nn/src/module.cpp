@@ -2,12 +2,15 @@
 #include <cxxabi.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <ostream>
 #include <sstream>
 #include <typeinfo>
 #include <unordered_set>
 
 #include "ag/nn/module.hpp"
+
+#include "ag/detail/tensor_impl.hpp"
 
 namespace ag::nn {
 
@@ -150,14 +153,34 @@ void Module::train(bool on) {
   for (auto& [n, c] : children_) c->train(on);
 }
 
+namespace {
+// g.zero_() without its temporaries (a 0-dim fill value, the strided loop's index
+// vectors): a contiguous gradient is cleared with memset (all-zero bytes are +0.0).
+void zero_in_place(const Tensor& g) {
+  if (!g.is_contiguous()) {
+    g.zero_();
+    return;
+  }
+  detail::TensorImpl* impl = g.unsafeGetTensorImpl();
+  if (g.numel() > 0) std::memset(impl->raw_data(), 0, static_cast<size_t>(g.numel()) * element_size(g.dtype()));
+  impl->storage->bump_version();
+}
+}  // namespace
+
 void Module::zero_grad(bool set_to_none) {
+  // Runs every training step: walks the module tree in place, building no names or lists
+  // (parameters() would allocate both). A parameter shared by two modules is visited twice,
+  // which changes nothing.
   NoGradGuard guard;
-  for (auto& p : parameters()) {
+  for (const auto& entry : parameters_) {
+    const Tensor& p = entry.second;
+    if (!p.defined()) continue;
     Tensor g = p.grad();
     if (!g.defined()) continue;
     if (set_to_none) p.set_grad(Tensor());
-    else g.zero_();
+    else zero_in_place(g);
   }
+  for (const auto& child : children_) child.second->zero_grad(set_to_none);
 }
 
 namespace {
