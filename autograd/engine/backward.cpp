@@ -22,14 +22,17 @@ Tensor head_gradient(const Tensor& t, const Tensor& given, const char* op) {
   return ones_like(t);
 }
 
+Edge root_edge(const Tensor& t, size_t i, const char* op) {
+  AG_CHECK(t.defined(), op, ": output ", i, " is undefined");
+  Edge e = gradient_edge(t);
+  AG_CHECK(e.valid(), op, ": element ", i, " of tensors does not require grad and does not have a grad_fn");
+  return e;
+}
+
 std::vector<Edge> root_edges(const tensor_list& tensors, const char* op) {
   std::vector<Edge> roots;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    AG_CHECK(tensors[i].defined(), op, ": output ", i, " is undefined");
-    Edge e = gradient_edge(tensors[i]);
-    AG_CHECK(e.valid(), op, ": element ", i, " of tensors does not require grad and does not have a grad_fn");
-    roots.push_back(std::move(e));
-  }
+  roots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) roots.push_back(root_edge(tensors[i], i, op));
   return roots;
 }
 }  // namespace
@@ -40,13 +43,17 @@ void backward(const tensor_list& tensors, const tensor_list& grad_tensors, std::
            " tensors but ", grad_tensors.size(), " gradients");
   std::vector<Edge> roots = root_edges(tensors, "backward");
   tensor_list heads;
+  heads.reserve(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i)
     heads.push_back(head_gradient(tensors[i], grad_tensors.empty() ? Tensor() : grad_tensors[i], "backward"));
   engine::execute(roots, heads, retain_graph.value_or(create_graph), create_graph, {});
 }
 
+// The common case, one root, without the lists.
 void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
-  ag::backward({*this}, gradient.defined() ? tensor_list{gradient} : tensor_list{}, retain_graph, create_graph);
+  Edge root = root_edge(*this, 0, "backward");
+  Tensor head = head_gradient(*this, gradient, "backward");
+  engine::execute({&root, 1}, {&head, 1}, retain_graph.value_or(create_graph), create_graph, {});
 }
 
 tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const tensor_list& grad_outputs,
@@ -55,9 +62,11 @@ tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const te
            " outputs but ", grad_outputs.size(), " grad_outputs");
   std::vector<Edge> roots = root_edges(outputs, "grad");
   tensor_list heads;
+  heads.reserve(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i)
     heads.push_back(head_gradient(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], "grad"));
   std::vector<Edge> captures;
+  captures.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     AG_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad: input ", i,
              " does not require grad (call requires_grad_() on it before the forward pass)");

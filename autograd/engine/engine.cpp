@@ -30,6 +30,22 @@
 // task ends with a release increment that the main thread acquires after the wait.
 // These cost one uncontended atomic per task, not per node.
 //
+// Note [Running inline]
+// Tasks cost: entering the arena, a task group, a spawn per extra ready node, atomics on
+// every count. They pay only where two nodes can run at once and their kernels are big
+// enough to be worth a thread. So the walk also notes whether any node has edges to two
+// different nodes (else the graph is a chain: one node is ready at a time) and sums the
+// elements of every node's gradient (its work, roughly). A chain, a graph whose work is
+// under inline_work() elements, or one thread runs on the calling thread: the same
+// scheduler — same inbox order, so the same bits — with plain counters and no tasks.
+//
+// Note [Reused bookkeeping]
+// The walk's arrays (tasks, edges, inboxes, the stack) are kept per thread between
+// backward calls and cleared, not freed, so a training step allocates none of them. A
+// backward started while one runs on the same thread (from a hook or a custom Function)
+// takes a second set. Sets grown past kKeepTasks are freed, so one ten-million-node graph
+// does not pin its bookkeeping for the rest of the thread's life.
+//
 // Note [Errors in backward]
 // The first exception thrown by a node is kept; every task that starts after it returns
 // at once, the task group is waited for, and the exception is rethrown on the thread
@@ -38,14 +54,15 @@
 
 #include <tbb/task_group.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <functional>
-#include <thread>
-
-#include <atomic>
 #include <exception>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "ag/ops.hpp"
 #include "engine/parallel.hpp"
@@ -61,20 +78,7 @@ namespace ag::engine {
 namespace {
 
 std::atomic<uint64_t> g_next_walk_id{1};
-
-// Feeds the head gradients to the roots.
-class GraphRoot final : public Node {
- public:
-  GraphRoot(const std::vector<Edge>& roots, tensor_list grads) : grads_(std::move(grads)) {
-    next_edges_.assign(roots.begin(), roots.end());
-    forward_op_ = "backward";
-  }
-  std::string name() const override { return "GraphRoot"; }
-  tensor_list apply(tensor_list&&) override { return grads_; }
-
- private:
-  tensor_list grads_;
-};
+std::atomic<int64_t> g_inline_work{int64_t{1} << 15};
 
 // Node* -> task index, open addressing: one allocation for the whole walk, not one per node.
 class NodeIndex {
@@ -130,137 +134,238 @@ class NodeIndex {
 
 constexpr uint32_t kNone = UINT32_MAX;
 
+// One node of the walk (Note [Dependency counting]). Task 0 is the root: it has no node,
+// its edges are the roots and its outputs the head gradients.
+struct Task {
+  Node* node;
+  uint32_t out_first;    // into `outs`: where the task's edges start
+  uint32_t out_count;
+  uint32_t inbox_first;  // into `inbox`: the task's incoming gradients
+  uint32_t inbox_count;
+  uint32_t remaining;    // incoming edges not yet delivered (atomic_ref while tasks run)
+  uint8_t run;           // 1: apply the node (all, unless capturing)
+  uint8_t claimed;       // this walk wrote its id into the node (Note [Walk claims])
+  uint8_t captured;      // some captured edge points here
+};
+
 struct OutEdge {
-  uint32_t target;  // task index, or kNone for an edge that needs no gradient
-  uint32_t pos;     // position in the target's inbox
+  uint32_t target;  // task, or kNone for an edge that needs no gradient
+  uint32_t pos;     // the target's inbox position (absolute once the walk is done)
   uint32_t slot;    // which input of the target
 };
 
-struct GraphTask {
-  // Per task, in flat arrays indexed by task (see Note [Dependency counting]).
-  std::vector<Node*> nodes;
-  std::vector<uint32_t> deps;          // incoming edges
-  std::vector<uint32_t> out_first;     // into `outs`: where a task's next edges start
-  std::vector<uint32_t> out_count;
-  std::vector<uint32_t> inbox_begin;   // into `inbox`, size tasks + 1
+struct InboxEntry {
+  Tensor grad;
+  uint32_t slot = 0;  // which input of the node
+};
+
+struct Capture {
+  uint32_t task, slot, index;
+};
+
+// Note [Reused bookkeeping]
+struct Workspace {
+  std::vector<Task> tasks;
   std::vector<OutEdge> outs;
-  std::vector<uint32_t> inbox_slot;    // per inbox position: which input of the node
-  std::vector<Tensor> inbox;           // per inbox position: the gradient delivered
-  std::unique_ptr<std::atomic<uint32_t>[]> remaining;
-  std::vector<uint8_t> run;            // 1: apply the node (all, unless capturing)
-  std::vector<std::vector<std::pair<uint32_t, size_t>>> captures;  // sparse; only with captures
+  std::vector<InboxEntry> inbox;
+  std::vector<uint32_t> stack;
+  std::vector<Capture> captures;
+  std::vector<uint32_t> parent_first, parents;  // captures only
+
+  static constexpr size_t kKeepTasks = size_t{1} << 18;  // ~20 MB of bookkeeping
+  void clear() {
+    if (tasks.capacity() > kKeepTasks || inbox.capacity() > 4 * kKeepTasks) {
+      *this = Workspace();
+      return;
+    }
+    tasks.clear();
+    outs.clear();
+    inbox.clear();  // drops gradients a failed or partial backward left behind
+    stack.clear();
+    captures.clear();
+    parent_first.clear();
+    parents.clear();
+  }
+};
+
+class WorkspaceLease {
+ public:
+  WorkspaceLease() {
+    auto& f = free_list();
+    if (f.empty()) {
+      ws_ = std::make_unique<Workspace>();
+    } else {
+      ws_ = std::move(f.back());
+      f.pop_back();
+    }
+  }
+  ~WorkspaceLease() {
+    ws_->clear();
+    free_list().push_back(std::move(ws_));
+  }
+  Workspace& operator*() { return *ws_; }
+
+ private:
+  static std::vector<std::unique_ptr<Workspace>>& free_list() {
+    thread_local std::vector<std::unique_ptr<Workspace>> f;
+    return f;
+  }
+  std::unique_ptr<Workspace> ws_;
+};
+
+int64_t numel_of(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+struct GraphTask {
+  explicit GraphTask(Workspace& w)
+      : ws(w), tasks(w.tasks), outs(w.outs), inbox(w.inbox), stack(w.stack) {}
+  ~GraphTask() { release_claims(); }
+
+  Workspace& ws;
+  std::vector<Task>& tasks;
+  std::vector<OutEdge>& outs;
+  std::vector<InboxEntry>& inbox;
+  std::vector<uint32_t>& stack;
 
   bool keep_graph = false;
   bool create_graph = false;
+  std::span<Tensor> heads;
   tensor_list captured;
   const uint64_t walk_id = g_next_walk_id.fetch_add(1, std::memory_order_relaxed);
-  std::vector<Node*> claimed;
+  std::optional<NodeIndex> index;  // only for nodes another walk has claimed
+
+  // What the walk learns for Note [Running inline].
+  bool branches = false;
+  int64_t work = 0;
 
   std::atomic<uint64_t> published{0};  // Note [Happens-before across tasks]
   std::mutex error_mutex;
   std::exception_ptr error;
   std::atomic<bool> failed{false};
 
-  void walk(Node* root) {
-    NodeIndex index(16);  // only for nodes another walk has claimed (Note [Walk claims])
-    nodes.reserve(1024);
-    deps.reserve(1024);
-    outs.reserve(1024);
-    auto add = [&](Node* n) -> std::pair<uint32_t, bool> {
-      const uint32_t next = static_cast<uint32_t>(nodes.size());
-      auto& owner = NodeWalkAccess::owner(*n);
-      uint64_t seen = owner.load(std::memory_order_acquire);
-      if (seen == walk_id) return {NodeWalkAccess::index(*n), false};
-      if (seen == 0 && owner.compare_exchange_strong(seen, walk_id, std::memory_order_acq_rel)) {
-        NodeWalkAccess::index(*n) = next;
-        claimed.push_back(n);
-      } else {
-        auto [i, inserted] = index.insert(n, next);
-        if (!inserted) return {i, false};
+  // ---- the walk ------------------------------------------------------------------------
+  // The task of `n`, made (and pushed on the stack) if the walk has not met it yet.
+  uint32_t add(Node* n) {
+    const uint32_t next = static_cast<uint32_t>(tasks.size());
+    auto& owner = NodeWalkAccess::owner(*n);
+    uint64_t seen = owner.load(std::memory_order_acquire);
+    if (seen == walk_id) return NodeWalkAccess::index(*n);
+    uint8_t claimed = 0;
+    if (seen == 0 && owner.compare_exchange_strong(seen, walk_id, std::memory_order_acq_rel)) {
+      NodeWalkAccess::index(*n) = next;
+      claimed = 1;
+    } else {
+      if (!index) index.emplace(16);
+      auto [i, inserted] = index->insert(n, next);
+      if (!inserted) return i;
+    }
+    tasks.push_back(Task{n, 0, 0, 0, 0, 0, 1, claimed, 0});
+    stack.push_back(next);
+    if (n->num_inputs() > 0) work += numel_of(n->input_meta(0).shape);
+    return next;
+  }
+
+  void visit(uint32_t t, const Edge* e, size_t count) {
+    tasks[t].out_first = static_cast<uint32_t>(outs.size());
+    tasks[t].out_count = static_cast<uint32_t>(count);
+    uint32_t first_target = kNone;
+    for (size_t i = 0; i < count; ++i) {
+      if (!e[i].valid()) {
+        outs.push_back(OutEdge{kNone, 0, 0});
+        continue;
       }
-      nodes.push_back(n);
-      deps.push_back(0);
-      return {next, true};
-    };
-    std::vector<uint32_t> stack{add(root).first};
+      const uint32_t c = add(e[i].function.get());
+      outs.push_back(OutEdge{c, tasks[c].remaining++, e[i].input_nr});
+      if (first_target == kNone) first_target = c;
+      else branches |= c != first_target;
+    }
+  }
+
+  void walk(std::span<const Edge> roots) {
+    tasks.push_back(Task{nullptr, 0, 0, 0, 0, 0, 1, 0, 0});
+    visit(0, roots.data(), roots.size());
     while (!stack.empty()) {
       const uint32_t t = stack.back();
       stack.pop_back();
-      const auto& next = nodes[t]->next_edges();
-      out_first.resize(nodes.size());
-      out_count.resize(nodes.size());
-      out_first[t] = static_cast<uint32_t>(outs.size());
-      out_count[t] = static_cast<uint32_t>(next.size());
-      for (const Edge& e : next) {
-        if (!e.valid()) {
-          outs.push_back(OutEdge{kNone, 0, 0});
-          continue;
-        }
-        auto [c, inserted] = add(e.function.get());
-        outs.push_back(OutEdge{c, deps[c]++, e.input_nr});
-        if (inserted) stack.push_back(c);
-      }
+      const edge_list& next = tasks[t].node->next_edges();
+      visit(t, next.data(), next.size());
     }
-    const size_t n = nodes.size();
-    inbox_begin.assign(n + 1, 0);
-    for (size_t i = 0; i < n; ++i) inbox_begin[i + 1] = inbox_begin[i] + deps[i];
-    inbox_slot.resize(inbox_begin[n]);
-    for (const OutEdge& e : outs)
-      if (e.target != kNone) inbox_slot[inbox_begin[e.target] + e.pos] = e.slot;
-    inbox.resize(inbox_begin[n]);
-    remaining.reset(new std::atomic<uint32_t>[n]);
-    for (size_t i = 0; i < n; ++i) remaining[i].store(deps[i], std::memory_order_relaxed);
-    run.assign(n, 1);
-    index_ = std::move(index);
+    uint32_t total = 0;
+    for (Task& k : tasks) {
+      k.inbox_first = total;
+      k.inbox_count = k.remaining;
+      total += k.remaining;
+    }
+    inbox.resize(total);
+    for (OutEdge& e : outs)
+      if (e.target != kNone) {
+        e.pos += tasks[e.target].inbox_first;
+        inbox[e.pos].slot = e.slot;
+      }
   }
 
   // Finds a task by node after the walk (for captures).
   int64_t find(Node* n) {
     if (NodeWalkAccess::owner(*n).load(std::memory_order_acquire) == walk_id) return NodeWalkAccess::index(*n);
-    return index_->find(n);
+    return index ? index->find(n) : -1;
   }
 
   void release_claims() {
-    for (Node* n : claimed) NodeWalkAccess::owner(*n).store(0, std::memory_order_release);
-    claimed.clear();
+    for (Task& k : tasks)
+      if (k.claimed) {
+        NodeWalkAccess::owner(*k.node).store(0, std::memory_order_release);
+        k.claimed = 0;
+      }
   }
-  ~GraphTask() { release_claims(); }
 
   // With captures, a node runs only if a captured edge lies below it.
-  void mark_needed(const std::vector<Edge>& capture_edges) {
-    const size_t n = nodes.size();
-    std::vector<std::vector<uint32_t>> parents(n);
+  void mark_needed(std::span<const Edge> capture_edges) {
+    const size_t n = tasks.size();
+    auto& first = ws.parent_first;
+    auto& parents = ws.parents;
+    first.assign(n + 1, 0);
+    for (const OutEdge& e : outs)
+      if (e.target != kNone) ++first[e.target + 1];
+    for (size_t i = 0; i < n; ++i) first[i + 1] += first[i];
+    parents.resize(first[n]);
     for (uint32_t t = 0; t < n; ++t)
-      for (uint32_t j = out_first[t]; j < out_first[t] + out_count[t]; ++j)
-        if (outs[j].target != kNone) parents[outs[j].target].push_back(t);
-    run.assign(n, 0);
-    captures.assign(n, {});
-    std::vector<uint32_t> stack;
+      for (uint32_t j = tasks[t].out_first; j < tasks[t].out_first + tasks[t].out_count; ++j)
+        if (outs[j].target != kNone) parents[first[outs[j].target]++] = t;
+    // first[i] now ends task i's parents; task i's start where task i-1's end.
+    for (Task& k : tasks) k.run = 0;
     for (size_t i = 0; i < capture_edges.size(); ++i) {
-      int64_t t = find(capture_edges[i].function.get());
+      const int64_t t = find(capture_edges[i].function.get());
       if (t < 0) continue;
-      captures[t].emplace_back(capture_edges[i].input_nr, i);
+      ws.captures.push_back(Capture{static_cast<uint32_t>(t), capture_edges[i].input_nr, static_cast<uint32_t>(i)});
+      tasks[t].captured = 1;
       stack.push_back(static_cast<uint32_t>(t));
     }
     while (!stack.empty()) {
-      uint32_t t = stack.back();
+      const uint32_t t = stack.back();
       stack.pop_back();
-      for (uint32_t p : parents[t])
-        if (!run[p]) {
-          run[p] = 1;
+      for (uint32_t j = t == 0 ? 0 : first[t - 1]; j < first[t]; ++j) {
+        const uint32_t p = parents[j];
+        if (!tasks[p].run) {
+          tasks[p].run = 1;
           stack.push_back(p);
         }
+      }
     }
+    tasks[0].run = 1;
   }
 
-  // Note [Deterministic accumulation]: sum the inbox per input slot in position order.
-  tensor_list gather(uint32_t t) {
-    tensor_list grads(nodes[t]->num_inputs());
+  // ---- running a node ------------------------------------------------------------------
+  // Note [Deterministic accumulation]: the inbox of task t summed into one gradient per
+  // input slot, in position order. `grads` has room for every slot.
+  void gather(const Task& k, Tensor* grads) {
     uint32_t owned = 0;  // bit i: grads[i] is a buffer this task made (safe to add into)
-    for (uint32_t p = inbox_begin[t]; p < inbox_begin[t + 1]; ++p) {
-      Tensor& g = inbox[p];
+    for (uint32_t p = k.inbox_first; p < k.inbox_first + k.inbox_count; ++p) {
+      Tensor& g = inbox[p].grad;
       if (!g.defined()) continue;
-      const uint32_t slot = inbox_slot[p];
+      const uint32_t slot = inbox[p].slot;
       Tensor& acc = grads[slot];
       const bool mine = slot < 32 && (owned >> slot & 1u);
       if (!acc.defined()) {
@@ -273,36 +378,10 @@ struct GraphTask {
       }
       g = Tensor();
     }
-    return grads;
   }
 
-  // Checks a node's outputs against what its targets expect, fixing broadcast shapes.
-  static void validate(const Node& n, tensor_list& outs_) {
-    const auto& edges = n.next_edges();
-    if (outs_.size() != edges.size())
-      fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", edges.size(), ", got ",
-           outs_.size(), ")");
-    for (size_t i = 0; i < outs_.size(); ++i) {
-      Tensor& g = outs_[i];
-      if (!edges[i].valid() || !g.defined()) continue;
-      const InputMeta& m = edges[i].function->input_meta(edges[i].input_nr);
-      if (g.shape() != m.shape) {
-        try {
-          g = sum_to(g, m.shape);
-        } catch (const Error&) {
-          fail("Function ", n.name(), " returned an invalid gradient at index ", i, " - got ", shape_str(g.shape()),
-               " but expected shape compatible with ", shape_str(m.shape));
-        }
-      }
-      if (g.dtype() != m.dtype) g = g.to(m.dtype);
-    }
-  }
-
-  // Runs one node; appends the tasks it made ready to `ready`.
-  void run_task(uint32_t t, std::vector<uint32_t>& ready) {
-    Node& n = *nodes[t];
-    tensor_list grads = gather(t);
-    // Hooks on the gradients this node receives (tensor hooks, retain_grad).
+  // Hooks on the gradients a node receives (tensor hooks, retain_grad).
+  void run_hooks(Node& n, Tensor* grads) {
     for (auto& h : n.pre_hooks()) {
       Tensor& g = grads[h.input_nr];
       if (!g.defined()) continue;
@@ -317,28 +396,112 @@ struct GraphTask {
       else if (create_graph) impl->grad = (Tensor(impl->grad) + grads[slot]).impl_ptr();
       else Tensor(impl->grad).add_(grads[slot]);
     }
-    if (!captures.empty())
-      for (auto& [slot, idx] : captures[t]) captured[idx] = grads[slot];
-    if (!run[t]) return;
+  }
 
-    bool any = grads.empty();  // the root takes no gradient and always runs
-    for (const Tensor& g : grads) any |= g.defined();
+  void capture(uint32_t t, const Tensor* grads) {
+    for (const Capture& c : ws.captures)
+      if (c.task == t) captured[c.index] = grads[c.slot];
+  }
+
+  // A gradient that does not match what its target expects: a broadcast shape is summed
+  // down, another dtype converted, anything else is the node's error.
+  static void conform(const Node& n, size_t i, Tensor& g, const InputMeta& m) {
+    if (g.shape() != m.shape) {
+      try {
+        g = sum_to(g, m.shape);
+      } catch (const Error&) {
+        fail("Function ", n.name(), " returned an invalid gradient at index ", i, " - got ", shape_str(g.shape()),
+             " but expected shape compatible with ", shape_str(m.shape));
+      }
+    }
+    if (g.dtype() != m.dtype) g = g.to(m.dtype);
+  }
+
+  // One delivered (or skipped) edge into task c; c joins `ready` when it was the last.
+  template <bool Parallel, class Ready>
+  void arrive(uint32_t c, Ready& ready) {
+    if constexpr (Parallel) {
+      if (std::atomic_ref<uint32_t>(tasks[c].remaining).fetch_sub(1, std::memory_order_acq_rel) == 1)
+        ready.push_back(c);
+    } else {
+      if (--tasks[c].remaining == 0) ready.push_back(c);
+    }
+  }
+
+  // Hands a node's outputs to its edges' targets (nullptr: nothing flowed in, so only the
+  // counts go down), checking each against what its target expects.
+  template <bool Parallel, class Ready>
+  void deliver(const Task& k, const Node* n, Tensor* out, Ready& ready) {
+    for (uint32_t i = 0; i < k.out_count; ++i) {
+      const OutEdge& e = outs[k.out_first + i];
+      if (e.target == kNone) continue;
+      if (out && out[i].defined()) {
+        Tensor& g = out[i];
+        if (n) {
+          const InputMeta& m = tasks[e.target].node->input_meta(e.slot);
+          if (g.dtype() != m.dtype || g.shape() != m.shape) conform(*n, i, g, m);
+        }
+        inbox[e.pos].grad = std::move(g);
+      }
+      arrive<Parallel>(e.target, ready);
+    }
+  }
+
+  // Runs task t; appends the tasks it made ready to `ready`.
+  template <bool Parallel, class Ready>
+  void run_task(uint32_t t, Ready& ready) {
+    const Task& k = tasks[t];
+    if (t == 0) {  // the root: its outputs are the head gradients
+      deliver<Parallel>(k, nullptr, heads.data(), ready);
+      return;
+    }
+    Node& n = *k.node;
+    const size_t n_in = n.num_inputs();
     tensor_list out;
-    if (any) {
+    if (n_in == 1) {  // most nodes: no list of gradients
+      Tensor g;
+      gather(k, &g);
+      if (n.has_hooks()) run_hooks(n, &g);
+      if (k.captured) capture(t, &g);
+      if (!k.run) return;
+      if (!g.defined()) {  // nothing flowed in: nothing flows out
+        deliver<Parallel>(k, nullptr, nullptr, ready);
+        return;
+      }
+      out = n.apply_one(std::move(g));
+    } else {
+      tensor_list grads(n_in);
+      gather(k, grads.data());
+      if (n.has_hooks()) run_hooks(n, grads.data());
+      if (k.captured) capture(t, grads.data());
+      if (!k.run) return;
+      bool any = grads.empty();
+      for (const Tensor& g : grads) any |= g.defined();
+      if (!any) {
+        deliver<Parallel>(k, nullptr, nullptr, ready);
+        return;
+      }
       if (grads.size() > 1)  // several forward outputs: a missing gradient is a zero
         for (size_t i = 0; i < grads.size(); ++i)
           if (!grads[i].defined()) grads[i] = zeros(n.input_meta(i).shape, TensorOptions(n.input_meta(i).dtype));
       out = n.apply(std::move(grads));
-      if (!keep_graph) n.release_variables();
-      validate(n, out);
-    } else {
-      out.resize(n.num_outputs());  // nothing flowed in: nothing flows out
     }
-    for (uint32_t j = out_first[t], i = 0; i < out_count[t]; ++j, ++i) {
-      const OutEdge e = outs[j];
-      if (e.target == kNone) continue;
-      if (out[i].defined()) inbox[inbox_begin[e.target] + e.pos] = std::move(out[i]);
-      if (remaining[e.target].fetch_sub(1, std::memory_order_acq_rel) == 1) ready.push_back(e.target);
+    if (!keep_graph) n.release_variables();
+    if (out.size() != k.out_count)
+      fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", k.out_count, ", got ",
+           out.size(), ")");
+    deliver<Parallel>(k, &n, out.data(), ready);
+  }
+
+  // Note [Running inline]
+  void run_inline() {
+    AutoGradMode mode(create_graph);
+    stack.clear();
+    stack.push_back(0);
+    while (!stack.empty()) {
+      const uint32_t t = stack.back();
+      stack.pop_back();
+      run_task<false>(t, stack);
     }
   }
 
@@ -353,18 +516,18 @@ struct GraphTask {
   template <class Group>
   void process(uint32_t t, Group& group) {
     published.load(std::memory_order_acquire);
-    remaining[t].load(std::memory_order_acquire);
+    std::atomic_ref<uint32_t>(tasks[t].remaining).load(std::memory_order_acquire);
     struct Done {
       std::atomic<uint64_t>& p;
       ~Done() { p.fetch_add(1, std::memory_order_release); }
     } done{published};
     AutoGradMode mode(create_graph);
-    std::vector<uint32_t> ready;
+    detail::SmallVector<uint32_t, 8> ready;
     for (;;) {
       if (failed.load(std::memory_order_acquire)) return;
       ready.clear();
       try {
-        run_task(t, ready);
+        run_task<true>(t, ready);
       } catch (...) {
         record_error();
         return;
@@ -377,8 +540,6 @@ struct GraphTask {
       t = ready[0];
     }
   }
-
-  std::optional<NodeIndex> index_;
 };
 
 #if defined(__SANITIZE_THREAD__)
@@ -437,30 +598,27 @@ class SanitizerPool {
 
 }  // namespace
 
-tensor_list execute(const std::vector<Edge>& roots, const tensor_list& root_grads, bool keep_graph,
-                    bool create_graph, const std::vector<Edge>& captures) {
-  auto root = std::make_shared<GraphRoot>(roots, root_grads);
-  GraphTask g;
+void set_inline_work(int64_t elements) { g_inline_work.store(elements, std::memory_order_relaxed); }
+int64_t inline_work() { return g_inline_work.load(std::memory_order_relaxed); }
+
+tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, bool keep_graph, bool create_graph,
+                    std::span<const Edge> captures) {
+  WorkspaceLease lease;
+  GraphTask g(*lease);
   g.keep_graph = keep_graph;
   g.create_graph = create_graph;
+  g.heads = root_grads;
   g.captured.resize(captures.size());
-  g.walk(root.get());
+  g.walk(roots);
   if (!captures.empty()) g.mark_needed(captures);
-  g.run[0] = 1;  // the root is task 0
 
-  if (get_num_threads() == 1 || g.nodes.size() < 3) {
-    // One thread: the same scheduler without tasks.
-    AutoGradMode mode(create_graph);
-    std::vector<uint32_t> ready{0};
-    while (!ready.empty()) {
-      uint32_t t = ready.back();
-      ready.pop_back();
-      g.run_task(t, ready);
-    }
+  const int threads = get_num_threads();
+  if (threads == 1 || g.tasks.size() < 3 || !g.branches || g.work < inline_work()) {
+    g.run_inline();  // Note [Running inline]; an error propagates from here
   } else {
     g.published.store(1, std::memory_order_release);
 #if defined(__SANITIZE_THREAD__)
-    SanitizerPool pool(get_num_threads());
+    SanitizerPool pool(threads);
     pool.run([&] { g.process(0, pool); });
     pool.wait();
 #else

@@ -1,17 +1,25 @@
 // The backward engine: runs the graph below a set of root edges. Internal.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "ag/autograd.hpp"
 
 namespace ag::engine {
 
-// Runs backward from `roots` with the head gradients `root_grads`.
-// When `captures` is empty, leaves accumulate into .grad(). Otherwise only the nodes
-// that lead to a captured edge run, and the gradient arriving at each captured edge is
-// returned (undefined where none arrived).
-tensor_list execute(const std::vector<Edge>& roots, const tensor_list& root_grads, bool keep_graph,
-                    bool create_graph, const std::vector<Edge>& captures);
+// Runs backward from `roots` with the head gradients `root_grads` (one per root; they are
+// moved from). When `captures` is empty, leaves accumulate into .grad(). Otherwise only
+// the nodes that lead to a captured edge run, and the gradient arriving at each captured
+// edge is returned (undefined where none arrived).
+tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, bool keep_graph, bool create_graph,
+                    std::span<const Edge> captures);
+
+// Graphs whose nodes' gradients hold fewer elements than this in all run on the calling
+// thread, as do chains (engine.cpp, Note [Running inline]). Tests set a negative value to
+// send every branching graph through the task scheduler.
+void set_inline_work(int64_t elements);
+int64_t inline_work();
 
 }  // namespace ag::engine

@@ -1,6 +1,8 @@
 // Nodes, saved variables, grad mode and leaf accumulation: the data of the graph.
 // The scheduler that runs it is engine.cpp.
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "ag/autograd.hpp"
@@ -11,9 +13,59 @@
 namespace ag {
 
 namespace {
-std::atomic<uint64_t> g_next_sequence_nr{0};
-std::atomic<int64_t> g_live_nodes{0};
 thread_local bool t_grad_enabled = true;
+
+// Note [Cheap nodes] (autograd.hpp): the live-node count is the sum of one counter per
+// thread, each written only by its thread (a plain store, no locked instruction), plus
+// what exited threads left behind. Nodes die on other threads than they were made on,
+// so a thread's counter may be negative; the sum is exact.
+struct LiveCounters {
+  std::mutex mutex;
+  std::vector<const std::atomic<int64_t>*> threads;
+  std::atomic<int64_t> exited{0};
+};
+LiveCounters& live_counters() {
+  static LiveCounters* c = new LiveCounters;  // never destroyed: threads may outlive statics
+  return *c;
+}
+// Trivially constructed and destroyed, so reaching it costs no guard and it stays usable
+// while the thread exits; `Unregister` (made on first use) folds it into `exited` then.
+struct ThreadCounter {
+  std::atomic<int64_t> n;
+  enum : uint8_t { kNew, kListed, kGone } state;
+};
+constinit thread_local ThreadCounter t_live{{0}, ThreadCounter::kNew};
+struct Unregister {
+  ~Unregister() {
+    LiveCounters& c = live_counters();
+    std::lock_guard<std::mutex> l(c.mutex);
+    c.exited.fetch_add(t_live.n.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    c.threads.erase(std::find(c.threads.begin(), c.threads.end(), &t_live.n));
+    t_live.state = ThreadCounter::kGone;
+  }
+};
+constinit thread_local uint64_t t_next_sequence_nr = 0;  // per thread, as PyTorch's sequence numbers
+
+[[gnu::noinline]] void count_live_slow(int64_t d) {
+  if (t_live.state == ThreadCounter::kGone) {  // a node freed while this thread exits
+    live_counters().exited.fetch_add(d, std::memory_order_relaxed);
+    return;
+  }
+  thread_local Unregister unregister;
+  {
+    LiveCounters& c = live_counters();
+    std::lock_guard<std::mutex> l(c.mutex);
+    c.threads.push_back(&t_live.n);
+    t_live.state = ThreadCounter::kListed;
+  }
+  (void)unregister;
+  t_live.n.store(t_live.n.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
+inline void count_live(int64_t d) {
+  if (t_live.state != ThreadCounter::kListed) return count_live_slow(d);
+  t_live.n.store(t_live.n.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
 }  // namespace
 
 // ---- Note [Iterative release] (see release.hpp) ----------------------------------------
@@ -21,6 +73,13 @@ void release_node(std::shared_ptr<Node>&& node) {
   thread_local std::vector<std::shared_ptr<Node>> pending;
   thread_local bool draining = false;
   if (!node) return;
+  // Not the last owner: dropping it destroys nothing. (Should another owner let go at the
+  // same moment, the ~Node that follows appends to `pending` or starts its own drain:
+  // depth two at most.)
+  if (node.use_count() > 1) {
+    node.reset();
+    return;
+  }
   pending.push_back(std::move(node));
   if (draining) return;
   draining = true;
@@ -33,21 +92,32 @@ void release_node(std::shared_ptr<Node>&& node) {
 }
 
 // ---- Node --------------------------------------------------------------------------------
-Node::Node() : sequence_nr_(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {
-  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
-}
+Node::Node() : sequence_nr_(t_next_sequence_nr++) { count_live(1); }
 
 Node::~Node() {
   for (Edge& e : next_edges_) release_node(std::move(e.function));
-  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  count_live(-1);
 }
 
 uint32_t Node::add_input_meta(const Tensor& t) {
-  input_meta_.push_back(InputMeta{t.shape(), t.dtype()});
-  return static_cast<uint32_t>(input_meta_.size() - 1);
+  if (num_inputs_ == 0) input_meta0_ = InputMeta{t.shape(), t.dtype()};
+  else extras().more_meta.push_back(InputMeta{t.shape(), t.dtype()});
+  return num_inputs_++;
 }
 
-int64_t live_node_count() { return g_live_nodes.load(std::memory_order_relaxed); }
+tensor_list Node::apply_one(Tensor&& grad) {
+  tensor_list grads(1);
+  grads[0] = std::move(grad);
+  return apply(std::move(grads));
+}
+
+int64_t live_node_count() {
+  LiveCounters& c = live_counters();
+  std::lock_guard<std::mutex> l(c.mutex);
+  int64_t sum = c.exited.load(std::memory_order_relaxed);
+  for (const auto* n : c.threads) sum += n->load(std::memory_order_relaxed);
+  return sum;
+}
 
 // ---- grad mode ---------------------------------------------------------------------------
 bool GradMode::is_enabled() { return t_grad_enabled; }
@@ -82,15 +152,15 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
     data_ = t.detach();
     weak_fn_ = t.grad_fn();
     output_nr_ = t.output_nr();
-  } else if (t.is_leaf()) {
-    data_ = t;  // gradients through a saved leaf must reach that leaf's accumulator
   } else {
-    // A copy of the handle, so that a later change of t's history does not change ours.
-    data_ = shallow_copy(t, t.grad_fn(), t.output_nr());
+    // The input itself, as PyTorch keeps it: no copy. A leaf's gradients must reach that
+    // leaf's accumulator; a later in-place change of t (which rebases its history)
+    // bumps the version, and unpack refuses it.
+    data_ = t;
   }
 }
 
-Tensor SavedVariable::unpack(const Node* owner) const {
+Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
   if (was_reset_)
     fail("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed) in ", owner ? owner->name() : std::string("a node"),
@@ -102,7 +172,7 @@ Tensor SavedVariable::unpack(const Node* owner) const {
          owner ? owner->name() : std::string("?"), ", forward op ", owner ? owner->forward_op() : "?",
          "] a tensor of shape ", shape_str(data_.shape()), " is at version ", data_._version(),
          "; expected version ", version_, " instead.");
-  if (is_output_) {
+  if (is_output_ && with_history) {
     if (auto fn = weak_fn_.lock()) return shallow_copy(data_, std::move(fn), output_nr_);
   }
   return data_;
@@ -110,12 +180,15 @@ Tensor SavedVariable::unpack(const Node* owner) const {
 
 // ---- leaves --------------------------------------------------------------------------------
 AccumulateGrad::AccumulateGrad(std::shared_ptr<detail::TensorImpl> leaf) : leaf_(std::move(leaf)) {
-  input_meta_.push_back(InputMeta{leaf_->shape, leaf_->dtype});
+  input_meta0_ = InputMeta{leaf_->shape, leaf_->dtype};
+  num_inputs_ = 1;
   forward_op_ = "leaf";
 }
 
-tensor_list AccumulateGrad::apply(tensor_list&& grads) {
-  Tensor g = std::move(grads[0]);
+tensor_list AccumulateGrad::apply(tensor_list&& grads) { return apply_one(std::move(grads[0])); }
+
+tensor_list AccumulateGrad::apply_one(Tensor&& grad) {
+  Tensor g = std::move(grad);
   for (auto& hook : leaf_->hooks) {
     Tensor r = hook(g);
     if (r.defined()) g = std::move(r);

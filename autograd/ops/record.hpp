@@ -18,6 +18,8 @@
 #pragma once
 
 #include <initializer_list>
+#include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,37 +33,57 @@ namespace ag::detail {
 // What a derivative lambda sees: the saved tensors and which inputs need a gradient.
 struct BackwardCtx {
   const Node* node;
-  const std::vector<SavedVariable, PoolAllocator<SavedVariable>>* saved_vars;
-  Tensor saved(size_t i) const { return (*saved_vars)[i].unpack(node); }
+  const SavedVariable* saved_vars;
+  // Without create_graph nothing is recorded, so a saved output needs no grad_fn back.
+  Tensor saved(size_t i) const { return saved_vars[i].unpack(node, GradMode::is_enabled()); }
   bool needs(size_t i) const { return node->needs_input_grad(i); }
 };
 
+// The node record() makes. Its edges and saved tensors live in the same allocation as the
+// node (Note [Cheap nodes] in ag/autograd.hpp): make_pooled_trailing hands the space
+// after it, record_node builds them there, ~LambdaNode and ~Node destroy them.
 template <class F>
 class LambdaNode final : public Node {
  public:
-  LambdaNode(const char* name, F fn) : name_(name), fn_(std::move(fn)) {}
+  LambdaNode(const char* name, F fn) : fn_(std::move(fn)), name_(name) {}
+  ~LambdaNode() override {
+    for (uint32_t i = num_saved_; i-- > 0;) saved_[i].~SavedVariable();
+  }
   std::string name() const override { return name_; }
-  tensor_list apply(tensor_list&& grads) override {
-    BackwardCtx c{this, &saved_};
-    return fn_(c, grads[0]);
+  tensor_list apply(tensor_list&& grads) override { return apply_one(std::move(grads[0])); }
+  tensor_list apply_one(Tensor&& grad) override {
+    const Tensor g = std::move(grad);
+    return fn_(BackwardCtx{this, saved_}, g);
   }
   void release_variables() override {
-    for (auto& s : saved_) s.reset();
+    for (uint32_t i = 0; i < num_saved_; ++i) saved_[i].reset();
   }
-  std::vector<SavedVariable, PoolAllocator<SavedVariable>> saved_;
+
+  SavedVariable* saved_ = nullptr;  // in the node's allocation, after its edges
+  uint32_t num_saved_ = 0;
 
  private:
+  [[no_unique_address]] F fn_;  // most derivative lambdas capture a few words, or nothing
   const char* name_;
-  F fn_;
 };
 
-// An entry of record()'s save list: an input tensor, or the op's own output.
+// An entry of record()'s input list: a reference, so that listing inputs copies no
+// handle. The list is a braced argument of record(), so a temporary in it lives until
+// record() returns.
+struct InputRef {
+  const Tensor* t;
+  InputRef(const Tensor& x) : t(&x) {}  // NOLINT: implicit, for {a, b}
+  operator const Tensor&() const { return *t; }  // NOLINT
+};
+
+// An entry of record()'s save list: an input tensor, or the op's own output. Like
+// InputRef it refers to the tensor, valid for the duration of the record() call.
 struct Save {
-  Tensor tensor;
+  const Tensor* tensor = nullptr;
   bool is_output = false;
 };
-inline Save save(const Tensor& t) { return Save{t, false}; }
-inline Save save_output() { return Save{Tensor(), true}; }
+inline Save save(const Tensor& t) { return Save{&t, false}; }
+inline Save save_output() { return Save{nullptr, true}; }
 
 inline bool needs_grad(const Tensor& a) { return a.defined() && a.requires_grad() && GradMode::is_enabled(); }
 template <class... T>
@@ -79,21 +101,29 @@ inline bool needs_grad_list(const tensor_list& ts) {
 template <class F, class Inputs>
 void record_node(Tensor& out, const char* node_name, const char* op, const Inputs& inputs,
                  std::initializer_list<Save> saved, F&& fn) {
-  auto node = make_pooled<LambdaNode<std::decay_t<F>>>(node_name, std::forward<F>(fn));
-  auto& edges = node->mutable_next_edges();
-  edges.reserve(inputs.size());
+  using N = LambdaNode<std::decay_t<F>>;
+  const size_t n_edges = inputs.size();
+  void* tail = nullptr;
+  std::shared_ptr<N> node = make_pooled_trailing<N>(n_edges * sizeof(Edge) + saved.size() * sizeof(SavedVariable),
+                                                    &tail, node_name, std::forward<F>(fn));
+  N* n = node.get();
+  edge_list& edges = n->mutable_next_edges();
+  edges.adopt(tail, n_edges);
   for (const Tensor& t : inputs) edges.push_back(t.defined() && t.requires_grad() ? gradient_edge(t) : Edge{});
-  node->add_input_meta(out);
-  node->set_forward_op(op);
+  n->add_input_meta(out);
+  n->set_forward_op(op);
   detail::TensorImpl* o = out.unsafeGetTensorImpl();
-  o->grad_fn = node;
+  o->grad_fn = std::move(node);
   o->output_nr = 0;
-  node->saved_.reserve(saved.size());
-  for (const Save& s : saved) node->saved_.emplace_back(s.is_output ? out : s.tensor, s.is_output);
+  n->saved_ = reinterpret_cast<SavedVariable*>(static_cast<char*>(tail) + n_edges * sizeof(Edge));
+  for (const Save& s : saved) {
+    ::new (static_cast<void*>(n->saved_ + n->num_saved_)) SavedVariable(s.is_output ? out : *s.tensor, s.is_output);
+    ++n->num_saved_;
+  }
 }
 
 template <class F>
-void record(Tensor& out, const char* node_name, const char* op, std::initializer_list<Tensor> inputs,
+void record(Tensor& out, const char* node_name, const char* op, std::initializer_list<InputRef> inputs,
             std::initializer_list<Save> saved, F&& fn) {
   record_node(out, node_name, op, inputs, saved, std::forward<F>(fn));
 }

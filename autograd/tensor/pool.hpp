@@ -8,7 +8,10 @@
 
 #include <tbb/scalable_allocator.h>
 
+#include <cstddef>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <utility>
 
 namespace ag::detail {
@@ -21,6 +24,62 @@ std::shared_ptr<T> make_pooled(A&&... args) {
 #else
   return std::allocate_shared<T>(tbb::scalable_allocator<T>(), std::forward<A>(args)...);
 #endif
+}
+
+// The request make_pooled_trailing hands to TrailingAllocator: allocate_shared allocates
+// exactly once, on the calling thread, before it constructs the object. Passing it this
+// way keeps the allocator stateless, so the control block stores nothing for it.
+struct TrailingRequest {
+  size_t extra = 0;
+  void* trailing = nullptr;
+};
+inline thread_local TrailingRequest t_trailing_request;
+
+// Each allocation is t_trailing_request.extra bytes longer than asked, and where those
+// bytes start is written back to t_trailing_request.trailing.
+template <class T>
+struct TrailingAllocator {
+  using value_type = T;
+  TrailingAllocator() = default;
+  template <class U>
+  TrailingAllocator(const TrailingAllocator<U>&) noexcept {}  // NOLINT
+  T* allocate(size_t n) {
+    constexpr size_t kAlign = alignof(std::max_align_t);
+    const size_t head = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
+    TrailingRequest& r = t_trailing_request;
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    void* p = std::malloc(head + r.extra);
+#else
+    void* p = scalable_malloc(head + r.extra);
+#endif
+    if (!p) throw std::bad_alloc();
+    r.trailing = static_cast<char*>(p) + head;
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) noexcept {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    std::free(p);
+#else
+    scalable_free(p);
+#endif
+  }
+  template <class U>
+  bool operator==(const TrailingAllocator<U>&) const noexcept { return true; }
+  template <class U>
+  bool operator!=(const TrailingAllocator<U>&) const noexcept { return false; }
+};
+
+// make_pooled with `extra_bytes` of raw space after the object, in the same allocation as
+// the object and its shared_ptr control block: one allocation where a node would
+// otherwise make three (itself, its edges, its saved tensors). *trailing receives the
+// space (aligned for any scalar type); the object owns what it builds there and must
+// destroy it in its destructor.
+template <class T, class... A>
+std::shared_ptr<T> make_pooled_trailing(size_t extra_bytes, void** trailing, A&&... args) {
+  t_trailing_request.extra = extra_bytes;
+  std::shared_ptr<T> p = std::allocate_shared<T>(TrailingAllocator<T>(), std::forward<A>(args)...);
+  *trailing = t_trailing_request.trailing;
+  return p;
 }
 
 }  // namespace ag::detail

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "ag/detail/small_vector.hpp"
 #include "ag/tensor.hpp"
 
 namespace ag {
@@ -21,9 +22,8 @@ class Node;
 
 namespace detail {
 // Graph bookkeeping (edges, metadata, saved tensors) goes through tbbmalloc, like the
-// tensors themselves (see tensor/pool.hpp for why); this adapter keeps TBB out of the headers.
-void* pool_allocate(size_t bytes);
-void pool_deallocate(void* p) noexcept;
+// tensors themselves (see tensor/pool.hpp for why); this adapter keeps TBB out of the
+// headers. pool_allocate/pool_deallocate are declared in ag/detail/small_vector.hpp.
 template <class T>
 struct PoolAllocator {
   using value_type = T;
@@ -50,7 +50,9 @@ struct InputMeta {
   Dtype dtype = kFloat32;
 };
 
-using edge_list = std::vector<Edge, detail::PoolAllocator<Edge>>;
+// A node's edges. Nodes made by ops keep them in the node's own allocation (see
+// ops/record.hpp); others on the heap. Indexable and iterable like a std::vector.
+using edge_list = detail::SmallVector<Edge, 0>;
 
 // A tensor saved for backward. It remembers the storage version at save time: unpacking
 // after an in-place change of that tensor throws ag::Error naming the node. Outputs of a
@@ -59,7 +61,9 @@ class SavedVariable {
  public:
   SavedVariable() = default;
   SavedVariable(const Tensor& t, bool is_output);
-  Tensor unpack(const Node* owner) const;
+  // with_history=false skips giving a saved output its grad_fn back (a new handle): for
+  // backward formulas run without create_graph, which record nothing.
+  Tensor unpack(const Node* owner, bool with_history = true) const;
   void reset() { data_ = Tensor(); weak_fn_.reset(); was_reset_ = true; }
   bool defined() const { return data_.defined(); }
 
@@ -75,7 +79,13 @@ class SavedVariable {
 };
 
 // A node of the backward graph.
-class Node : public std::enable_shared_from_this<Node> {
+//
+// Note [Cheap nodes]: an op makes one node per call, so the node is one allocation (the
+// op's edges and saved tensors live in the same block, ops/record.hpp), keeps its single
+// input's metadata inline, and allocates hooks only when a hook is registered. Its
+// sequence number and the live-node count are per thread: no shared cache line is
+// written per node.
+class Node {
  public:
   Node();
   virtual ~Node();
@@ -86,14 +96,17 @@ class Node : public std::enable_shared_from_this<Node> {
   // Receives one gradient per forward output (undefined ones are materialised as zeros
   // when the node has several) and returns one per edge (undefined: no gradient).
   virtual tensor_list apply(tensor_list&& grads) = 0;
+  // The engine's call for a node with one input: the same as apply({grad}) without
+  // building the list. Nodes override it to skip that allocation.
+  virtual tensor_list apply_one(Tensor&& grad);
   // Frees what the node saved for backward; called after it ran unless retain_graph.
   virtual void release_variables() {}
 
   const edge_list& next_edges() const { return next_edges_; }
   edge_list& mutable_next_edges() { return next_edges_; }
   size_t num_outputs() const { return next_edges_.size(); }
-  size_t num_inputs() const { return input_meta_.size(); }
-  const InputMeta& input_meta(size_t i) const { return input_meta_[i]; }
+  size_t num_inputs() const { return num_inputs_; }
+  const InputMeta& input_meta(size_t i) const { return i == 0 ? input_meta0_ : extras_->more_meta[i - 1]; }
   uint32_t add_input_meta(const Tensor& t);
   uint64_t sequence_nr() const { return sequence_nr_; }
   // Whether the gradient for forward input i is needed (its edge leads somewhere).
@@ -104,27 +117,40 @@ class Node : public std::enable_shared_from_this<Node> {
     uint32_t input_nr;
     std::function<Tensor(const Tensor&)> fn;
   };
-  std::vector<PreHook>& pre_hooks() { return pre_hooks_; }
-  std::vector<std::pair<uint32_t, std::weak_ptr<detail::TensorImpl>>>& retained() { return retained_; }
+  std::vector<PreHook>& pre_hooks() { return extras().pre_hooks; }
+  std::vector<std::pair<uint32_t, std::weak_ptr<detail::TensorImpl>>>& retained() { return extras().retained; }
+  // Whether any hook or retain_grad was registered (without allocating the lists).
+  bool has_hooks() const { return extras_ && (!extras_->pre_hooks.empty() || !extras_->retained.empty()); }
 
   // Which forward op made this node, for error messages (e.g. "mul").
   const char* forward_op() const { return forward_op_; }
   void set_forward_op(const char* op) { forward_op_ = op; }
 
  protected:
+  // What most nodes never need: metadata of inputs past the first, hooks.
+  struct Extras {
+    std::vector<InputMeta> more_meta;
+    std::vector<PreHook> pre_hooks;
+    std::vector<std::pair<uint32_t, std::weak_ptr<detail::TensorImpl>>> retained;
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+
   edge_list next_edges_;
-  std::vector<InputMeta, detail::PoolAllocator<InputMeta>> input_meta_;
-  std::vector<PreHook> pre_hooks_;
-  std::vector<std::pair<uint32_t, std::weak_ptr<detail::TensorImpl>>> retained_;
+  InputMeta input_meta0_;
+  std::unique_ptr<Extras> extras_;
   uint64_t sequence_nr_;
   const char* forward_op_ = "";
+  uint32_t num_inputs_ = 0;
 
  private:
   friend struct NodeWalkAccess;
   // Which backward walk has claimed this node, and its index there (engine.cpp,
   // Note [Walk claims]). 0 = unclaimed.
-  std::atomic<uint64_t> walk_owner_{0};
   uint32_t walk_index_ = 0;
+  std::atomic<uint64_t> walk_owner_{0};
 };
 
 // The node that accumulates gradients into a leaf's .grad().
@@ -133,6 +159,7 @@ class AccumulateGrad final : public Node {
   explicit AccumulateGrad(std::shared_ptr<detail::TensorImpl> leaf);
   std::string name() const override { return "AccumulateGrad"; }
   tensor_list apply(tensor_list&& grads) override;
+  tensor_list apply_one(Tensor&& grad) override;
   const std::shared_ptr<detail::TensorImpl>& variable() const { return leaf_; }
 
  private:
