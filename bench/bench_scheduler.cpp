@@ -4,7 +4,10 @@
 //     doubles (the floor for "one node, one multiply");
 //  2. a wide graph (64 independent branches, each a chain of 200 ops on 256 floats,
 //     summed): backward with 1 thread against backward with N threads;
-//  3. a two-layer MLP (784-256-10, batch 256) backward with 1 and N threads.
+//  3. a two-layer MLP (784-256-10, batch 256) backward with 1 and N threads;
+//  4. a 2-4-1 sigmoid net on one sample (forward, backward, zeroing the gradients): the
+//     per-op and per-node overhead of a whole step, with 1 and 2 threads (the engine runs
+//     a graph this small on the calling thread either way: Note [Running inline]).
 // Compare rows of one run only: the ratios are the result, the absolute times are noise.
 #include <benchmark/benchmark.h>
 
@@ -55,7 +58,26 @@ void BM_ChainBackward(benchmark::State& state) {
   state.counters["ns_per_node"] =
       benchmark::Counter(2.0 * kChain * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_ChainBackward)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+// With 2 threads the chain still runs on the calling thread (Note [Running inline]).
+BENCHMARK(BM_ChainBackward)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// Dropping the graph after backward (the nodes, their edges; saved tensors are gone).
+void BM_ChainTeardown(benchmark::State& state) {
+  ag::set_num_threads(1);
+  ag::Tensor x = ag::scalar_tensor(0.5).requires_grad_(true);
+  for (auto _ : state) {
+    ag::Tensor y = build_chain(x);
+    y.backward();
+    auto t0 = Clock::now();
+    y = ag::Tensor();
+    auto t1 = Clock::now();
+    state.SetIterationTime(seconds(t0, t1));
+    x.grad().zero_();
+  }
+  state.counters["ns_per_node"] =
+      benchmark::Counter(2.0 * kChain * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ChainTeardown)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // The reference: the same chain as a tape of doubles, swept backwards by hand.
 void BM_ChainHandTape(benchmark::State& state) {
@@ -132,6 +154,36 @@ void BM_MlpBackward(benchmark::State& state) {
   state.counters["threads"] = threads;
 }
 BENCHMARK(BM_MlpBackward)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// ---- tiny net ---------------------------------------------------------------------------
+// h = sigmoid(x W1 + b1), y = sigmoid(h W2 + b2), loss = mean((y - t)^2): 7 op nodes and
+// 4 leaf accumulators per step.
+void BM_TinyNetStep(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  ag::set_num_threads(threads);
+  ag::manual_seed(3);
+  ag::Tensor w1 = ag::randn({2, 4}).requires_grad_(true), b1 = ag::zeros({4}).requires_grad_(true);
+  ag::Tensor w2 = ag::randn({4, 1}).requires_grad_(true), b2 = ag::zeros({1}).requires_grad_(true);
+  ag::Tensor x = ag::tensor({0.5f, -1.0f}).reshape({1, 2}), t = ag::tensor({1.0f}).reshape({1, 1});
+  constexpr int kSteps = 1000;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kSteps; ++i) {
+      ag::Tensor h = ag::sigmoid(ag::addmm(b1, x, w1));
+      ag::Tensor y = ag::sigmoid(ag::addmm(b2, h, w2));
+      ag::Tensor d = y - t;
+      (d * d).mean().backward();
+      for (ag::Tensor* p : {&w1, &b1, &w2, &b2}) p->grad().zero_();
+    }
+    auto t1 = Clock::now();
+    state.SetIterationTime(seconds(t0, t1));
+  }
+  state.counters["ns_per_step"] =
+      benchmark::Counter(kSteps * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_node"] =
+      benchmark::Counter(11.0 * kSteps * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_TinyNetStep)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -9,12 +9,24 @@
 #include <thread>
 #include <vector>
 
+#include "engine/engine.hpp"
+
 namespace {
 
 // Restores the thread count after each test.
 struct ThreadsGuard {
   int prev = ag::get_num_threads();
   ~ThreadsGuard() { ag::set_num_threads(prev); }
+};
+
+// Sends every branching graph, however small, through the task scheduler instead of
+// running it on the calling thread (engine.cpp, Note [Running inline]), while it lives.
+struct ForceTasks {
+  int64_t prev = ag::engine::inline_work();
+  explicit ForceTasks(bool on = true) {
+    if (on) ag::engine::set_inline_work(-1);
+  }
+  ~ForceTasks() { ag::engine::set_inline_work(prev); }
 };
 
 // Heavy fan-in: one leaf used by hundreds of ops, whose results meet again in a sum.
@@ -68,7 +80,10 @@ TEST(Scheduler, BitwiseEqualAcrossRepeatedRuns) {
 }
 
 TEST(Scheduler, ConcurrentBackwardOnSharedLeaves) {
+  for (bool tasks : {false, true}) {
+  SCOPED_TRACE(tasks ? "tasks" : "inline");
   ThreadsGuard g;
+  ForceTasks f(tasks);
   ag::set_num_threads(2);
   ag::Tensor w = ag::ones({16}).requires_grad_(true);
   constexpr int kThreads = 8, kIters = 50;
@@ -91,6 +106,7 @@ TEST(Scheduler, ConcurrentBackwardOnSharedLeaves) {
   double expected = 0;
   for (int t = 0; t < kThreads; ++t) expected += kIters * (t + 2);
   EXPECT_TRUE(ag::equal(w.grad(), ag::full({16}, expected))) << w.grad();
+  }
 }
 
 namespace {
@@ -104,7 +120,10 @@ struct Explode : ag::Function<Explode> {
 
 TEST(Scheduler, ErrorInsideABackwardNodeReachesTheCaller) {
   ThreadsGuard g;
-  for (int threads : {1, 2, 4}) {
+  for (int threads : {1, 2, 4})
+  for (bool tasks : {false, true}) {
+    SCOPED_TRACE(testing::Message() << "threads=" << threads << (tasks ? " tasks" : " inline"));
+    ForceTasks f(tasks);
     ag::set_num_threads(threads);
     ag::Tensor x = ag::randn({32}).requires_grad_(true);
     // Many branches run in parallel with the one that throws.
@@ -126,6 +145,7 @@ TEST(Scheduler, ErrorInsideABackwardNodeReachesTheCaller) {
 
 TEST(Scheduler, HooksInspectAndReplaceGradients) {
   ThreadsGuard g;
+  ForceTasks f;
   ag::set_num_threads(2);
   ag::Tensor x = ag::tensor({1.f, 2.f, 3.f}).requires_grad_(true);
   ag::Tensor seen;
@@ -139,6 +159,7 @@ TEST(Scheduler, HooksInspectAndReplaceGradients) {
 
 TEST(Scheduler, NoNodeLeftAliveAfterBackward) {
   ThreadsGuard g;
+  ForceTasks f;
   ag::set_num_threads(2);
   const int64_t before = ag::live_node_count();
   ag::Tensor x = ag::randn({8}).requires_grad_(true);
@@ -155,6 +176,7 @@ TEST(Scheduler, NoNodeLeftAliveAfterBackward) {
 
 TEST(Scheduler, SavedTensorsAreReleasedAfterTheNodeRuns) {
   ThreadsGuard g;
+  ForceTasks f;
   ag::set_num_threads(2);
   ag::Tensor x = ag::randn({1024}).requires_grad_(true);
   ag::Tensor h = ag::sigmoid(x);  // SigmoidBackward saves its output
@@ -181,4 +203,113 @@ TEST(Scheduler, IntraOpParallelismSharesTheArena) {
   ag::mm(a, b).sigmoid().sum().backward();
   EXPECT_TRUE(ag::equal(a.grad(), ga));
   EXPECT_TRUE(ag::equal(b.grad(), gb));
+}
+
+// ---- Note [Running inline] and Note [Reused bookkeeping] ----------------------------------
+
+TEST(Scheduler, InlineAndTasksGiveTheSameBits) {
+  ThreadsGuard g;
+  ag::set_num_threads(4);
+  ag::manual_seed(5);
+  ag::Tensor x = ag::randn({16}).requires_grad_(true);
+  // Small enough to run inline by default: fan-in of 40 branches on 16 floats.
+  fan_in_loss(x, 40).backward();
+  const auto inline_bits = bits(x.grad());
+  x.grad().zero_();
+  {
+    ForceTasks f;
+    fan_in_loss(x, 40).backward();
+  }
+  EXPECT_EQ(bits(x.grad()), inline_bits);
+  x.grad().zero_();
+  ag::set_num_threads(1);
+  fan_in_loss(x, 40).backward();
+  EXPECT_EQ(bits(x.grad()), inline_bits);
+}
+
+TEST(Scheduler, ChainsAndSmallGraphsRunOnTheCallingThread) {
+  ThreadsGuard g;
+  ag::set_num_threads(4);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> elsewhere{0}, seen{0};
+  auto watch = [&](const ag::Tensor& t) {
+    t.register_hook([&](const ag::Tensor&) {
+      ++seen;
+      if (std::this_thread::get_id() != caller) ++elsewhere;
+    });
+  };
+  // A long chain of large tensors: one node is ready at a time, whatever its size.
+  ag::Tensor x = ag::randn({1 << 16}).requires_grad_(true);
+  ag::Tensor y = x;
+  for (int i = 0; i < 50; ++i) {
+    y = ag::tanh(y) * 0.5;
+    watch(y);
+  }
+  y.sum().backward();
+  // A small graph with branches: a 2-4-1 net on one sample.
+  ag::Tensor w1 = ag::randn({2, 4}).requires_grad_(true), b1 = ag::zeros({4}).requires_grad_(true);
+  ag::Tensor w2 = ag::randn({4, 1}).requires_grad_(true), b2 = ag::zeros({1}).requires_grad_(true);
+  ag::Tensor h = ag::sigmoid(ag::addmm(b1, ag::ones({1, 2}), w1));
+  watch(h);
+  ag::Tensor out = ag::sigmoid(ag::addmm(b2, h, w2));
+  watch(out);
+  (out * out).sum().backward();
+  EXPECT_EQ(seen.load(), 52);
+  EXPECT_EQ(elsewhere.load(), 0);
+}
+
+TEST(Scheduler, BackwardInsideABackwardHook) {
+  // The hook runs a second backward on the same thread while the first one's bookkeeping
+  // is in use: each must keep its own.
+  ThreadsGuard g;
+  for (int threads : {1, 2}) {
+    ag::set_num_threads(threads);
+    ag::Tensor a = ag::tensor({1.f, 2.f, 3.f}).requires_grad_(true);
+    ag::Tensor b = ag::tensor({4.f, 5.f}).requires_grad_(true);
+    ag::Tensor y = a * 3.0;
+    y.register_hook([&](const ag::Tensor&) {
+      ag::AutoGradMode on(true);  // backward runs its nodes with grad mode off
+      (b * b).sum().backward();
+    });
+    (y * y).sum().backward();
+    EXPECT_TRUE(ag::allclose(a.grad(), 18 * a)) << a.grad();  // d/da sum(9a^2) = 18a
+    EXPECT_TRUE(ag::allclose(b.grad(), 2 * b)) << b.grad();
+  }
+}
+
+namespace {
+// Passes no gradient back: its input's inbox position receives nothing.
+struct NoGrad : ag::Function<NoGrad> {
+  static ag::Tensor forward(ag::AutogradContext*, const ag::Tensor& x) { return x * 1.0; }
+  static ag::tensor_list backward(ag::AutogradContext*, ag::tensor_list) { return {ag::Tensor()}; }
+};
+}  // namespace
+
+TEST(Scheduler, BookkeepingIsCleanAfterAFailedBackward) {
+  // A failed backward leaves gradients in its inboxes; the next backward on this thread
+  // reuses the same arrays and must not see them. One thread, so the order is fixed: the
+  // second operand of + runs first, and its gradient for x lands in the inbox position
+  // that, in the next graph of the same shape, receives nothing.
+  ThreadsGuard g;
+  ag::set_num_threads(1);
+  ag::Tensor x = ag::tensor({1.f, 2.f}).requires_grad_(true);
+  EXPECT_THROW((Explode::apply(x) + x * 5.0).sum().backward(), ag::Error);
+  EXPECT_FALSE(x.grad().defined());  // its accumulator waited for the branch that threw
+  (x * 7.0 + NoGrad::apply(x)).sum().backward();
+  EXPECT_TRUE(ag::equal(x.grad(), ag::full({2}, 7.0))) << x.grad();
+}
+
+TEST(Scheduler, NodeCountIsExactAcrossThreads) {
+  // Nodes made on one thread and freed on another: the per-thread counts still sum up.
+  ThreadsGuard g;
+  ag::set_num_threads(2);
+  const int64_t before = ag::live_node_count();
+  ag::Tensor x = ag::ones({4}).requires_grad_(true);
+  std::vector<ag::Tensor> made(8);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t) ts.emplace_back([&, t] { made[t] = (x * (t + 1.0)).exp(); });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ag::live_node_count(), before + 8 * 2 + 1);  // mul, exp per thread; one accumulator
+  std::thread([&] { made.clear(); }).join();
+  EXPECT_EQ(ag::live_node_count(), before);
 }
