@@ -7,6 +7,11 @@
 // writes each of its gradients into the inbox position of the edge and decrements the
 // target's count atomically. Ready nodes run as oneTBB tasks in the shared arena; the
 // task that makes exactly one node ready runs it inline, so a chain spawns no tasks.
+// Task 0 is the root: no node, its edges are the roots, its outputs the head gradients.
+// Everything per task sits in one array of Task (the node, where its edges and inbox
+// start, its count), so running a node touches one entry, not one entry of each of
+// eight arrays. A node with one input (nearly all) is gathered into one Tensor and
+// called through Node::apply_one: no list of gradients is built.
 //
 // Note [Deterministic accumulation]
 // Gradients arriving at one input are summed in inbox position order — the order of the
@@ -18,8 +23,8 @@
 // instead a walk claims a node by writing its own id into the node (compare-and-swap from
 // 0) and keeps the index beside it. A node already claimed by another walk running at
 // the same time (concurrent backward through shared nodes, e.g. a shared leaf's
-// accumulator) goes to a small per-walk hash map instead. Claims are released when the
-// backward ends, before any node can be destroyed.
+// accumulator) goes to a small per-walk hash map instead, made only then. Claims (a flag
+// in the Task) are released when the backward ends, before any node can be destroyed.
 //
 // Note [Happens-before across tasks]
 // oneTBB is not built with ThreadSanitizer, so the ordering its task queues give is
@@ -38,6 +43,9 @@
 // elements of every node's gradient (its work, roughly). A chain, a graph whose work is
 // under inline_work() elements, or one thread runs on the calling thread: the same
 // scheduler — same inbox order, so the same bits — with plain counters and no tasks.
+// The default, 2^15 elements, is about 10-30 us of elementwise work in all: less than a
+// few task hand-overs cost. A training step of a small net (the 2-4-1 net: ~40 elements)
+// therefore never enters the arena; an MLP on a batch (10^5 elements and more) does.
 //
 // Note [Reused bookkeeping]
 // The walk's arrays (tasks, edges, inboxes, the stack) are kept per thread between
@@ -237,9 +245,11 @@ struct GraphTask {
   const uint64_t walk_id = g_next_walk_id.fetch_add(1, std::memory_order_relaxed);
   std::optional<NodeIndex> index;  // only for nodes another walk has claimed
 
-  // What the walk learns for Note [Running inline].
+  // What the walk learns for Note [Running inline]. It stops adding up work once there is
+  // enough to run tasks (reading a node's metadata is one more cache line per node).
   bool branches = false;
   int64_t work = 0;
+  int64_t work_enough = inline_work();
 
   std::atomic<uint64_t> published{0};  // Note [Happens-before across tasks]
   std::mutex error_mutex;
@@ -264,7 +274,7 @@ struct GraphTask {
     }
     tasks.push_back(Task{n, 0, 0, 0, 0, 0, 1, claimed, 0});
     stack.push_back(next);
-    if (n->num_inputs() > 0) work += numel_of(n->input_meta(0).shape);
+    if (work < work_enough && n->num_inputs() > 0) work += numel_of(n->input_meta(0).shape);
     return next;
   }
 
@@ -613,7 +623,7 @@ tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, b
   if (!captures.empty()) g.mark_needed(captures);
 
   const int threads = get_num_threads();
-  if (threads == 1 || g.tasks.size() < 3 || !g.branches || g.work < inline_work()) {
+  if (threads == 1 || g.tasks.size() < 3 || !g.branches || g.work < g.work_enough) {
     g.run_inline();  // Note [Running inline]; an error propagates from here
   } else {
     g.published.store(1, std::memory_order_release);

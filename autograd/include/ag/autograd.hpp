@@ -138,19 +138,24 @@ class Node {
     return *extras_;
   }
 
+  // The fields the walk and the run read of every node come first, so that they share a
+  // cache line with the vtable pointer: on a graph larger than the cache, lines touched
+  // per node are what backward costs.
   edge_list next_edges_;
-  InputMeta input_meta0_;
-  std::unique_ptr<Extras> extras_;
-  uint64_t sequence_nr_;
-  const char* forward_op_ = "";
-  uint32_t num_inputs_ = 0;
 
  private:
   friend struct NodeWalkAccess;
   // Which backward walk has claimed this node, and its index there (engine.cpp,
   // Note [Walk claims]). 0 = unclaimed.
-  uint32_t walk_index_ = 0;
   std::atomic<uint64_t> walk_owner_{0};
+  uint32_t walk_index_ = 0;
+
+ protected:
+  uint32_t num_inputs_ = 0;
+  std::unique_ptr<Extras> extras_;
+  const char* forward_op_ = "";
+  uint64_t sequence_nr_;
+  InputMeta input_meta0_;
 };
 
 // The node that accumulates gradients into a leaf's .grad().
