@@ -251,6 +251,11 @@ TEST(FusedLinear, StridedOperandsAndEmptyShapes) {
   Tensor xe = ag::randn({1, 3}, f64()).expand({6, 3});
   EXPECT_TRUE(ag::allclose(ag::detail::linear(xe, wt, bs, Activation::Tanh),
                            ag::tanh(ag::mm(xe.contiguous(), wt.contiguous().t()) + bs.contiguous()), 1e-12, 1e-12));
+  // Gradients through transposed operands (the backward GEMMs read them in place).
+  Tensor xl = leaf(ag::randn({3, 6}, f64())), wl = leaf(ag::randn({3, 4}, f64())), bl = leaf(ag::randn({4}, f64()));
+  EXPECT_TRUE(ag::gradcheck(
+      [](const tensor_list& in) { return ag::detail::linear(in[0].t(), in[1].t(), in[2], Activation::Sigmoid); },
+      {xl, wl, bl}));
   // K = 0: act(bias) in every row; M = 0 and N = 0: empty results.
   Tensor b = ag::tensor({-1.0, 0.5}, f64());
   Tensor y0 = ag::detail::linear(ag::zeros({3, 0}, f64()), ag::zeros({2, 0}, f64()), b, Activation::Sigmoid);

@@ -10,9 +10,9 @@
 // would have recorded, under the same names, so users (and tests) that look at grad_fn()
 // see PyTorch's graph. act(linear(x)) computes only y in memory; the pre-activation h never
 // exists, and nothing needs it: the activation's derivative reads y, linear's reads x and W.
-// Its node still needs a tensor to hang from, so h is a storage-less alias of y (a view
-// TensorImpl) that carries AddmmBackward0 and is dropped at once; the activation node's
-// edge keeps that node alive. Cross-entropy has no such twin in PyTorch (there it is
+// Its node still needs a tensor to hang from, so h is an alias of y (a view TensorImpl over
+// y's storage, no buffer of its own) that carries AddmmBackward0 and is dropped at once; the
+// activation node's edge keeps that node alive. h's values are never read. Cross-entropy has no such twin in PyTorch (there it is
 // log_softmax + nll_loss), so it is one node, "CrossEntropyLossBackward0".
 #include "ag/detail/fused.hpp"
 
