@@ -43,7 +43,11 @@ namespace {
 // promises the composition's bits (tests/test_nn.cpp). Use ag::detail::linear with an
 // activation where that does not matter. Only the exact module types fuse: a subclass may
 // have its own forward, and other ranks would order the reshape nodes differently.
-bool fuses_with_linear(const AnyModule& m) { return typeid(*m.ptr()) == typeid(ReLUImpl); }
+template <class T>
+bool is_exactly(const AnyModule& m) {
+  const Module& mod = *m.ptr();
+  return typeid(mod) == typeid(T);
+}
 
 }  // namespace
 
@@ -51,8 +55,8 @@ Tensor SequentialImpl::forward(const Tensor& x) {
   AG_CHECK(!modules_.empty(), "Sequential: cannot call forward() on an empty Sequential");
   Tensor y = x;
   for (size_t i = 0; i < modules_.size(); ++i) {
-    if (i + 1 < modules_.size() && y.dim() == 2 && typeid(*modules_[i].ptr()) == typeid(LinearImpl) &&
-        fuses_with_linear(modules_[i + 1])) {  // Note [Sequential fuses Linear + ReLU]
+    if (i + 1 < modules_.size() && y.dim() == 2 && is_exactly<LinearImpl>(modules_[i]) &&
+        is_exactly<ReLUImpl>(modules_[i + 1])) {  // Note [Sequential fuses Linear + ReLU]
       const auto& lin = static_cast<const LinearImpl&>(*modules_[i].ptr());
       y = functional::linear_activation(y, lin.weight, lin.bias, detail::Activation::Relu);
       ++i;
