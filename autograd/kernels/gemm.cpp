@@ -254,12 +254,32 @@ struct WriteBack {
 };
 
 template <class T>
-inline void activate_row(GemmActivation act, T* row, int64_t n) {
+void activate(GemmActivation act, T* p, int64_t n) {
   switch (act) {
     case GemmActivation::None: return;
-    case GemmActivation::Sigmoid: return unary<T>(UnaryOp::Sigmoid, row, row, n);
-    case GemmActivation::Tanh: return unary<T>(UnaryOp::Tanh, row, row, n);
-    case GemmActivation::Relu: return unary<T>(UnaryOp::Relu, row, row, n);
+    case GemmActivation::Sigmoid: return unary<T>(UnaryOp::Sigmoid, p, p, n);
+    case GemmActivation::Tanh: return unary<T>(UnaryOp::Tanh, p, p, n);
+    case GemmActivation::Relu: return unary<T>(UnaryOp::Relu, p, p, n);
+  }
+}
+
+// The activation of n values of a row of C, starting at a column that is a multiple of W.
+// Whole registers only: the last few values go through one zero-padded register instead
+// of the kernels' scalar tail. So every value is computed by the same SIMD function, in a
+// register holding the same columns whatever the column blocks were (they start at
+// multiples of NR), which keeps results bitwise the same for any number of threads; and a
+// narrow output (10 classes) costs one register per row, not ten scalar calls.
+template <class T>
+void activate_row(GemmActivation act, T* row, int64_t n) {
+  if (act == GemmActivation::None) return;
+  constexpr int64_t W = kW<T>;
+  const int64_t full = n / W * W;
+  if (full) activate(act, row, full);
+  if (const int64_t rest = n - full) {
+    alignas(64) T pad[W] = {};
+    std::copy_n(row + full, rest, pad);
+    activate(act, pad, W);
+    std::copy_n(pad, rest, row + full);
   }
 }
 
