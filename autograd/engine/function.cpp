@@ -1,6 +1,7 @@
 // User-defined differentiable functions (ag::Function<Derived>, libtorch's
 // torch::autograd::Function): the node that calls Derived::backward.
 #include "ag/autograd.hpp"
+#include "ag/functional.hpp"
 #include "ag/ops.hpp"
 #include "tensor/pool.hpp"
 
@@ -38,9 +39,20 @@ class CppFunctionNode final : public Node {
   }
   std::string name() const override { return name_; }
   tensor_list apply(tensor_list&& grads) override {
+    // Under create_graph, a gradient received with history must give gradients with
+    // history: backward is linear in it. One that comes back without was computed outside
+    // autograd; it gets a node that fails a later backward by name (ag::once_differentiable).
+    tensor_list received;
+    if (GradMode::is_enabled())
+      for (const Tensor& g : grads)
+        if (g.defined() && g.requires_grad()) {
+          received = grads;
+          break;
+        }
     tensor_list out = fn_(ctx_.get(), std::move(grads));
     // libtorch lets backward return extra undefined gradients for non-tensor arguments.
     while (out.size() > next_edges_.size() && !out.back().defined()) out.pop_back();
+    if (!received.empty()) out = detail::not_differentiable_twice(name_, std::move(out), received);
     return out;
   }
   void release_variables() override {

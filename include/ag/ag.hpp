@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ag/autograd.hpp"
+#include "ag/functional.hpp"
 #include "ag/gradcheck.hpp"
 #include "ag/ops.hpp"
 #include "ag/tensor.hpp"
