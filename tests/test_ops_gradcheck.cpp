@@ -725,6 +725,152 @@ TEST_F(Grad, GradGradThroughShapeOpsAndReductions) {
   EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::abs(x[0]) * x[0]; }, {away({6})}));
 }
 
+// Every op the two tests above leave out, each once under gradgradcheck. A linear op's own
+// second derivative is zero, so each is multiplied by (a function of) its input: the
+// check then goes through the op's backward recorded under create_graph (differentiated
+// in the inputs its saved tensors and gradient depend on).
+TEST_F(Grad, GradGradArithmeticRest) {
+  for (auto& [sa, sb] : kPairs) {
+    SCOPED_TRACE(ag::shape_str(sa) + " with " + ag::shape_str(sb));
+    EXPECT_TRUE(GGC([](const tensor_list& x) { return (x[0] + x[1]) * x[0]; }, {rn(sa), rn(sb)}));
+    EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::add(x[0], x[1], 2.5) * x[1]; }, {rn(sa), rn(sb)}));
+    EXPECT_TRUE(GGC([](const tensor_list& x) { return (x[0] - x[1]) * x[1]; }, {rn(sa), rn(sb)}));
+    EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0] * x[1]; }, {rn(sa), rn(sb)}));
+    EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0] / x[1]; }, {rn(sa), away(sb)}));
+  }
+  const tensor_list in{rn({3, 4})};
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (x[0] + 2.5) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (2.5 + x[0]) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (x[0] - 1.5) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (1.5 - x[0]) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (x[0] * -3.0) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (-3.0 * x[0]) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (x[0] / 4.0) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return -x[0] * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::neg(x[0]) * x[0]; }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return (2.0 / x[0].t() + (1.0 - x[0].t())) * x[0].t(); }, {away({3, 4})}));
+  // pow's special exponents 0 and 1, and a negative non-integer one.
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::pow(x[0], 1.0) * x[0]; }, {rn({4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::pow(x[0], 0.0) * x[0] * x[0]; }, {rn({4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::pow(x[0], -1.5); }, {pos({4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::pow(x[0], x[1]); }, {pos({3}), pos({3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::pow(0.5, x[0]) * x[0]; }, {rn({4})}));
+  // minimum, sign, clamp with one bound.
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::minimum(x[0], x[1]) * x[0]; }, {rn({3, 4}), rn({4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::sign(x[0]) * x[0] * x[0]; }, {away({5})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::clamp(x[0], 0.0, std::nullopt) * x[0]; }, {away({6})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::clamp(x[0], std::nullopt, 0.0) * x[0]; }, {away({6})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::cos(x[0]); }, {rn({5})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::sin(x[0]); }, {rn({5})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::abs(x[0]).pow(1.5); }, {away({5})}));
+}
+
+TEST_F(Grad, GradGradReductionsAndLinalgRest) {
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].max() * x[0]; }, {distinct({5})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return std::get<0>(x[0].min(0, true)) * x[0]; }, {distinct({3, 4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].sum({0, 2}, true) * x[0]; }, {rn({2, 3, 4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].sum() * x[0]; }, {rn({2, 3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].mean() * x[0]; }, {rn({2, 3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].mean({0, 1}, false) * x[0]; }, {rn({2, 3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::sum_to(x[0] * x[0], {1, 4}); }, {rn({3, 4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::dot(x[0], x[1]) * ag::dot(x[0], x[0]); }, {rn({4}), rn({4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::matmul(x[0], x[1]) * x[1].sum(); }, {rn({3}), rn({3, 2})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::matmul(x[0], x[1]) * x[0].sum(); }, {rn({2, 3}), rn({3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::matmul(x[0], x[1]).pow(2.0); }, {rn({2, 1, 2, 3}), rn({2, 3, 2})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::matmul(x[0], x[0].t()); }, {rn({3, 2})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::addmm(x[0], x[1], x[2]) * x[0]; }, {rn({2, 2}), rn({2, 3}), rn({3, 2})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::softmax(x[0], 1) * x[0]; }, {rn({2, 3, 2})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::log_softmax(x[0], -1).pow(2.0); }, {rn({2, 3})}));
+}
+
+TEST_F(Grad, GradGradViewsCopiesAndInPlace) {
+  const tensor_list in{rn({2, 3, 4})};
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].view({3, 8}) * x[0].view({3, 8}); }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].flatten(1) * x[0].flatten(1).sum(); }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].transpose(0, 2) * x[0].transpose(0, 2); }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].permute({2, 0, 1}).pow(3.0); }, in));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].squeeze() * x[0].squeeze(1).sum(); }, {rn({2, 1, 3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].unsqueeze(0) * x[0]; }, {rn({3})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].clone() * x[0]; }, {rn({3, 4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].t().contiguous() * x[0].t(); }, {rn({3, 4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].to(ag::kFloat64) * x[0]; }, {rn({3, 4})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].to(ag::kFloat32).to(ag::kFloat64).pow(2.0); }, {rn({3})},
+                  ag::GradcheckOptions{1e-3, 1e-3, 1e-2}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return x[0].index_select(1, ag::tensor(std::vector<int64_t>{1, 1}, Shape{2})) * x[0].sum(); },
+                  {rn({2, 3})}));
+  // In-place ops on a non-leaf (recorded through rebase).
+  EXPECT_TRUE(GGC(
+      [](const tensor_list& x) {
+        Tensor y = x[0] * 1.0;
+        y.add_(x[1]);
+        y.mul_(x[1]);
+        y.sub_(x[1], 0.5);
+        y.div_(x[2]);
+        y.add_(2.0);
+        y.mul_(3.0);
+        y.div_(0.5);
+        return y * x[0];
+      },
+      {rn({3, 4}), rn({4}), away({3, 1})}));
+  EXPECT_TRUE(GGC(
+      [](const tensor_list& x) {
+        Tensor y = ag::zeros({3}, kF64);
+        y.copy_(x[0] * x[0]);
+        return y * x[0];
+      },
+      {rn({3})}));
+}
+
+TEST_F(Grad, GradGradFusedDerivativeOps) {
+  // The derivatives of sigmoid/tanh/relu are ops; their own second derivatives (the third
+  // derivatives of the activations) go through the ops their backward records.
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::sigmoid_backward(x[0], x[1]); }, {rn({3, 4}), uni({3, 4}, 0.05, 0.95)}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::tanh_backward(x[0], x[1]); }, {rn({3, 4}), uni({3, 4}, -0.95, 0.95)}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return ag::relu_backward(x[0], x[1]) * x[1]; }, {rn({3, 4}), away({3, 4})}));
+  // Third derivatives of the activations themselves.
+  EXPECT_TRUE(GGC(
+      [](const tensor_list& x) {
+        ag::AutoGradMode on(true);
+        Tensor y = ag::sigmoid(x[0]) + ag::tanh(x[0]);
+        return ag::grad({y.sum()}, {x[0]}, {}, true, /*create_graph=*/true)[0];
+      },
+      {rn({5})}));
+}
+
+TEST_F(Grad, GradGradLossesAndLayers) {
+  namespace F = ag::nn::functional;
+  using ag::nn::Reduction;
+  Tensor labels = ag::tensor(std::vector<int64_t>{2, 0, 1}, Shape{3});
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+    SCOPED_TRACE(static_cast<int>(r));
+    // nll_loss: the NllLoss custom Function's create_graph path.
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::nll_loss(ag::log_softmax(x[0], 1), labels, r); }, {rn({3, 4})}));
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::nll_loss(x[0] * x[0], labels, r); }, {rn({3, 4})}));
+    // cross_entropy: fused with class indices, composed with class probabilities.
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::cross_entropy(x[0], labels, r); }, {rn({3, 4})}));
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::cross_entropy(x[0], ag::softmax(x[1], 1), r); },
+                    {rn({3, 4}), rn({3, 4})}));
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::mse_loss(x[0], x[1], r) * x[0].sum(); }, {rn({3, 2}), rn({3, 2})}));
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::binary_cross_entropy(x[0], x[1], r); },
+                    {uni({3, 2}, 0.1, 0.9), uni({3, 2}, 0.0, 1.0)}));
+    EXPECT_TRUE(GGC([&](const tensor_list& x) { return F::binary_cross_entropy_with_logits(x[0], x[1], r); },
+                    {rn({3, 2}), uni({3, 2}, 0.0, 1.0)}));
+  }
+  // linear (fused GEMM + epilogue) with each activation, and the layers built on it.
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return F::linear(x[0], x[1], x[2]).pow(2.0); }, {rn({3, 4}), rn({2, 4}), rn({2})}));
+  EXPECT_TRUE(GGC([](const tensor_list& x) { return F::linear(x[0], x[1]) * x[0].sum(); }, {rn({2, 3, 4}), rn({2, 4})}));
+  ag::nn::BatchNorm1d bn(3);
+  bn->to(ag::kFloat64);
+  EXPECT_TRUE(GGC([&](const tensor_list& x) { return bn->forward(x[0]) * x[0]; }, {rn({4, 3})}));
+  ag::nn::Sequential seq(ag::nn::Linear(3, 4), ag::nn::Tanh(), ag::nn::Linear(4, 2), ag::nn::Sigmoid());
+  seq->to(ag::kFloat64);
+  EXPECT_TRUE(GGC([&](const tensor_list& x) { return seq->forward(x[0]); }, {rn({5, 3})}));
+  // Linear + ReLU, which Sequential runs as one fused op.
+  ag::nn::Sequential relu_net(ag::nn::Linear(3, 4), ag::nn::ReLU(), ag::nn::Linear(4, 2));
+  relu_net->to(ag::kFloat64);
+  EXPECT_TRUE(GGC([&](const tensor_list& x) { return relu_net->forward(x[0]).pow(2.0); }, {rn({5, 3})}));
+}
+
 // ---- forward values -------------------------------------------------------------------------
 TEST_F(Grad, ForwardBroadcastValues) {
   // Binary ops on broadcast, strided operands against a plain loop over the indices.
