@@ -3,6 +3,8 @@
 # Does nothing, not even `apt-get update`, when every package is already installed.
 #   AG_WITH_REFERENCES=1 scripts/setup.sh   also installs the references bench/ measures against:
 #                                           OpenBLAS (GEMM) and libtorch (training steps)
+#   AG_WITH_FUZZ=1 scripts/setup.sh         also installs clang, libFuzzer (libclang-rt-14-dev)
+#                                           and llvm-symbolizer, for scripts/fuzz.sh
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,9 @@ packages=(
 )
 if [[ "${AG_WITH_REFERENCES:-0}" == 1 ]]; then
   packages+=(libopenblas-dev libtorch-dev)
+fi
+if [[ "${AG_WITH_FUZZ:-0}" == 1 ]]; then
+  packages+=(clang libclang-rt-14-dev llvm)
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -145,9 +145,9 @@ void copy_into(const Tensor& dst, const Tensor& src) {
         D* d = pd + off[0];
         const S* s = ps + off[1];
         if (st[0] == 1 && st[1] == 1) {
-          for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+          for (int64_t i = 0; i < n; ++i) d[i] = convert<D>(s[i]);
         } else {
-          for (int64_t i = 0; i < n; ++i) d[i * st[0]] = static_cast<D>(s[i * st[1]]);
+          for (int64_t i = 0; i < n; ++i) d[i * st[0]] = convert<D>(s[i * st[1]]);
         }
       });
     });

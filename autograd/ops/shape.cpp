@@ -26,15 +26,19 @@ void check(const Tensor& a, const char* op) { AG_CHECK(a.defined(), op, ": the o
 Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
   Shape out = shape;
   int64_t known = 1, infer = -1;
+  bool zero = false, overflow = false;  // the product of huge sizes overflows (found by fuzz_ops)
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       AG_CHECK(infer < 0, op, ": only one dimension can be inferred in shape ", shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
       AG_CHECK(out[i] >= 0, op, ": invalid shape dimension ", out[i], " in ", shape_str(shape));
-      known *= out[i];
+      if (out[i] == 0) zero = true;
+      else overflow |= __builtin_mul_overflow(known, out[i], &known);
     }
   }
+  if (zero) known = 0;
+  else AG_CHECK(!overflow, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
   if (infer >= 0) {
     AG_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
     out[infer] = numel / known;

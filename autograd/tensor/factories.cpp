@@ -16,7 +16,7 @@ Tensor finish(Tensor t, const TensorOptions& opts) {
 template <class T>
 void fill_typed(const Tensor& t, double v) {
   T* p = t.data_ptr<T>();
-  const T x = static_cast<T>(v);
+  const T x = convert<T>(v);
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = x;
 }
 
@@ -115,7 +115,7 @@ Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions op
   Tensor t = detail::make_tensor(shape, d);
   dispatch(d, [&]<class D>() {
     D* p = t.data_ptr<D>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<D>(values[static_cast<size_t>(i)]);
+    for (int64_t i = 0; i < n; ++i) p[i] = convert<D>(values[static_cast<size_t>(i)]);
   });
   return finish(t, opts);
 }

@@ -13,5 +13,7 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset)
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
 // Reads element `i` (in logical row-major order) of any tensor as a double.
 double read_as_double(const Tensor& t, int64_t i);
+// Reads element `i` of an int64 tensor exactly (a double cannot hold every int64).
+int64_t read_int64(const Tensor& t, int64_t i);
 
 }  // namespace ag::detail

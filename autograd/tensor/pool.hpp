@@ -14,12 +14,23 @@
 #include <new>
 #include <utility>
 
+// Under the sanitizers the C library's allocator is used, so that they see every object
+// (GCC defines __SANITIZE_*__, clang answers __has_feature). Under clang's ASan this also
+// keeps LeakSanitizer from reporting tensor buffers held only by objects in tbbmalloc's
+// pools, which it does not scan.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define AG_POOL_USES_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define AG_POOL_USES_MALLOC 1
+#endif
+#endif
+
 namespace ag::detail {
 
-// Under the sanitizers the C library's allocator is used, so that they see every object.
 template <class T, class... A>
 std::shared_ptr<T> make_pooled(A&&... args) {
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#ifdef AG_POOL_USES_MALLOC
   return std::make_shared<T>(std::forward<A>(args)...);
 #else
   return std::allocate_shared<T>(tbb::scalable_allocator<T>(), std::forward<A>(args)...);
@@ -47,7 +58,7 @@ struct TrailingAllocator {
     constexpr size_t kAlign = alignof(std::max_align_t);
     const size_t head = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
     TrailingRequest& r = t_trailing_request;
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#ifdef AG_POOL_USES_MALLOC
     void* p = std::malloc(head + r.extra);
 #else
     void* p = scalable_malloc(head + r.extra);
@@ -57,7 +68,7 @@ struct TrailingAllocator {
     return static_cast<T*>(p);
   }
   void deallocate(T* p, size_t) noexcept {
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#ifdef AG_POOL_USES_MALLOC
     std::free(p);
 #else
     scalable_free(p);

@@ -39,7 +39,6 @@ Mode float_mode(const std::vector<double>& values) {
 
 std::string fmt_value(double v, Dtype d, Mode m) {
   if (d == kBool) return v != 0 ? "True" : "False";
-  if (d == kInt64) return std::to_string(static_cast<int64_t>(v));
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[64];
@@ -51,6 +50,13 @@ std::string fmt_value(double v, Dtype d, Mode m) {
   std::string s = buf;
   if (s == "-0." ) s = "-0.";
   return s;
+}
+
+// Element i (row-major) of t; int64 exactly (through a double, values past 2^53 would
+// change, and 2^63 - 1 would round to 2^63, whose conversion back is undefined).
+std::string fmt_element(const Tensor& t, int64_t i, Mode m) {
+  if (t.dtype() == kInt64) return std::to_string(detail::read_int64(t, i));
+  return fmt_value(detail::read_as_double(t, i), t.dtype(), m);
 }
 
 // Prints t[offset...] from `dim` on. With `shown` set, prints nothing and collects the
@@ -91,7 +97,7 @@ void print_rec(std::ostream& os, const Tensor& t, int64_t dim, int64_t offset, i
       continue;
     }
     if (last && shown) shown->push_back(detail::read_as_double(t, offset + i));
-    else if (last) os << fmt_value(detail::read_as_double(t, offset + i), t.dtype(), m);
+    else if (last) os << fmt_element(t, offset + i, m);
     else print_rec(os, t, dim + 1, offset + i * stride, indent + 1, summarise, m, shown);
   }
   os << ']';
@@ -116,7 +122,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   std::ostringstream s;
   s << "tensor(";
   if (t.dim() == 0) {
-    s << fmt_value(detail::read_as_double(t, 0), t.dtype(), m);
+    s << fmt_element(t, 0, m);
   } else if (t.numel() == 0) {
     s << "[]";
     if (t.dim() > 1) {

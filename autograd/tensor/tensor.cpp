@@ -56,13 +56,26 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   return dim < 0 ? dim + n : dim;
 }
 
-double read_as_double(const Tensor& t, int64_t i) {
-  const TensorImpl& impl = *t.unsafeGetTensorImpl();
+namespace {
+// The storage offset of element `i` in logical row-major order.
+int64_t element_offset(const TensorImpl& impl, int64_t i) {
   int64_t off = impl.offset;
   for (size_t d = impl.shape.size(); d-- > 0;) {
     off += (i % impl.shape[d]) * impl.strides[d];
     i /= impl.shape[d];
   }
+  return off;
+}
+}  // namespace
+
+int64_t read_int64(const Tensor& t, int64_t i) {
+  const TensorImpl& impl = *t.unsafeGetTensorImpl();
+  return static_cast<const int64_t*>(impl.storage->data())[element_offset(impl, i)];
+}
+
+double read_as_double(const Tensor& t, int64_t i) {
+  const TensorImpl& impl = *t.unsafeGetTensorImpl();
+  const int64_t off = element_offset(impl, i);
   const void* base = impl.storage->data();
   switch (impl.dtype) {
     case kFloat32: return static_cast<const float*>(base)[off];
@@ -95,7 +108,7 @@ T Tensor::item() const {
     if constexpr (std::is_integral_v<T>)
       return static_cast<T>(*static_cast<const int64_t*>(impl().raw_data()));
   }
-  return static_cast<T>(v);
+  return convert<T>(v);
 }
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;

@@ -88,17 +88,20 @@ Tensor read_idx(const std::string& path, Dtype dtype) {
     const uint32_t s = big_endian(dims_raw + 4 * d);
     AG_CHECK(s > 0, "read_idx: ", path, ": dimension ", d, " is 0");
     shape.push_back(static_cast<int64_t>(s));
+    // Checked before multiplying: four 32-bit sizes overflow int64 (found by fuzz_idx).
+    AG_CHECK(static_cast<int64_t>(s) <= kMaxElements / count, "read_idx: ", path, ": the declared size ",
+             shape_str(shape), " is implausibly large");
     count *= static_cast<int64_t>(s);
-    AG_CHECK(count <= kMaxElements, "read_idx: ", path, ": the declared size ", shape_str(shape),
-             " is implausibly large");
   }
 
-  // Body: grow as bytes arrive, then insist on exactly `count` of them.
+  // Body: grow as bytes arrive, in chunks that double from 64 KiB to 16 MiB (a short file
+  // that declares a large body costs little), then insist on exactly `count` of them.
   std::vector<unsigned char> body;
-  body.reserve(static_cast<size_t>(std::min<int64_t>(count, int64_t{1} << 26)));
   size_t have = 0;
+  int64_t chunk_limit = int64_t{1} << 16;
   while (static_cast<int64_t>(have) < count) {
-    const size_t chunk = static_cast<size_t>(std::min<int64_t>(count - static_cast<int64_t>(have), int64_t{1} << 24));
+    const size_t chunk = static_cast<size_t>(std::min<int64_t>(count - static_cast<int64_t>(have), chunk_limit));
+    chunk_limit = std::min<int64_t>(chunk_limit * 2, int64_t{1} << 24);
     body.resize(have + chunk);
     const size_t r = read_some(file.get(), body.data() + have, chunk, path);
     have += r;

@@ -3,7 +3,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 namespace ag {
 
@@ -59,6 +61,19 @@ decltype(auto) dispatch(Dtype t, F&& f) {
     case Dtype::Bool: break;
   }
   return f.template operator()<bool>();
+}
+
+// One element converted to D as PyTorch does it on x86-64: floating to integer truncates
+// toward zero, and a value the integer type cannot hold (NaN, +-inf, out of range) becomes
+// its minimum, the processor's "integer indefinite" (INT64_MIN for int64). A plain cast
+// would be undefined behaviour there (found by fuzz_ops). Every other conversion is the cast.
+template <class D, class S>
+constexpr D convert(S v) {
+  if constexpr (std::is_integral_v<D> && !std::is_same_v<D, bool> && std::is_floating_point_v<S>) {
+    constexpr S lo = static_cast<S>(std::numeric_limits<D>::min());  // -2^63 (or -2^31): exact
+    if (!(v >= lo && v < -lo)) return std::numeric_limits<D>::min();
+  }
+  return static_cast<D>(v);
 }
 
 }  // namespace ag
