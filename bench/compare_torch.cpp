@@ -103,6 +103,13 @@ struct Options {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// CPU time of the whole process (all its threads), for the cores-busy figure.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
@@ -296,6 +303,7 @@ struct Row {
   double target = 0;
   int threads = 0;
   double ag_us = 0, torch_us = 0, spread = 0, allocs_per_step = 0;
+  double ag_busy = 0, torch_busy = 0;  // median process CPU time / wall time of the blocks
 };
 
 // Warm up, size the blocks, then alternate timed blocks; returns the medians.
@@ -323,6 +331,10 @@ Row measure(const Workload& w, int threads, const Options& opt) {
   const int k_ag = calls_per_block(ag_call_s), k_torch = calls_per_block(torch_call_s);
 
   std::vector<double> ag_us, torch_us;
+  // Process CPU time / wall time per block: about 1 for one busy thread, 2 for two. Well
+  // below the thread count means the process waited for a core (a neighbour's build) or its
+  // threads slept; well above 1 at 1 thread means some pool kept spinning.
+  std::vector<double> ag_busy, torch_busy;
   uint64_t ag_allocs = 0, ag_steps = 0;
   auto settle = [&] {
     if (opt.settle_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(opt.settle_ms));
@@ -330,18 +342,22 @@ Row measure(const Workload& w, int threads, const Options& opt) {
   auto run_ag = [&] {
     settle();
     const uint64_t a0 = ag::detail::allocator_stats().system_allocs;
+    const double c0 = process_cpu_seconds();
     const auto t0 = Clock::now();
     for (int i = 0; i < k_ag; ++i) w.ag_call();
     const double s = seconds_since(t0);
+    ag_busy.push_back((process_cpu_seconds() - c0) / s);
     ag_allocs += ag::detail::allocator_stats().system_allocs - a0;
     ag_steps += static_cast<uint64_t>(k_ag) * w.steps_per_call;
     ag_us.push_back(1e6 * s / (static_cast<double>(k_ag) * w.steps_per_call));
   };
   auto run_torch = [&] {
     settle();
+    const double c0 = process_cpu_seconds();
     const auto t0 = Clock::now();
     for (int i = 0; i < k_torch; ++i) w.torch_call();
     const double s = seconds_since(t0);
+    torch_busy.push_back((process_cpu_seconds() - c0) / s);
     torch_us.push_back(1e6 * s / (static_cast<double>(k_torch) * w.steps_per_call));
   };
   for (int r = 0; r < opt.rounds; ++r) {
@@ -359,9 +375,12 @@ Row measure(const Workload& w, int threads, const Options& opt) {
   row.torch_us = median(torch_us);
   row.spread = std::max(spread(ag_us), spread(torch_us));
   row.allocs_per_step = static_cast<double>(ag_allocs) / static_cast<double>(ag_steps);
-  std::fprintf(stderr, "  %-24s %d thread%s: ag %10.1f us  libtorch %10.1f us  ratio %.3f  (k %d / %d)\n",
+  row.ag_busy = median(ag_busy);
+  row.torch_busy = median(torch_busy);
+  std::fprintf(stderr,
+               "  %-26s %d thread%s: ag %10.1f us  libtorch %10.1f us  ratio %.3f  (k %d / %d; cores busy %.2f / %.2f)\n",
                w.name.c_str(), threads, threads == 1 ? " " : "s", row.ag_us, row.torch_us, row.ag_us / row.torch_us,
-               k_ag, k_torch);
+               k_ag, k_torch, row.ag_busy, row.torch_busy);
   return row;
 }
 
@@ -579,16 +598,21 @@ int main(int argc, char** argv) {
   for (const Workload& w : workloads)
     for (int n : opt.threads) rows.push_back(measure(w, n, opt));
 
-  std::printf("| workload | threads | ag µs/step | libtorch µs/step | ratio ag/libtorch | target | met | ag sys allocs/step | spread |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| workload | threads | ag µs/step | libtorch µs/step | ratio ag/libtorch | target | met | ag sys allocs/step "
+      "| spread | cores busy ag / libtorch |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     const double ratio = r.ag_us / r.torch_us;
-    std::printf("| %s | %d | %.1f | %.1f | %.3f | %s | %s | %.3g | %.0f %% |\n", r.name.c_str(), r.threads, r.ag_us,
-                r.torch_us, ratio, r.target_text.empty() ? "—" : r.target_text.c_str(),
-                r.target > 0 ? (ratio <= r.target ? "yes" : "no") : "—", r.allocs_per_step, 100 * r.spread);
+    std::printf("| %s | %d | %.1f | %.1f | %.3f | %s | %s | %.3g | %.0f %% | %.2f / %.2f |\n", r.name.c_str(),
+                r.threads, r.ag_us, r.torch_us, ratio, r.target_text.empty() ? "—" : r.target_text.c_str(),
+                r.target > 0 ? (ratio <= r.target ? "yes" : "no") : "—", r.allocs_per_step, 100 * r.spread,
+                r.ag_busy, r.torch_busy);
   }
   std::printf("\nratio = median ag time per step / median libtorch time per step over %d alternating rounds "
-              "(lower is better);\nspread = (max - min) / median of the rounds, the worse of the two libraries.\n",
+              "(lower is better);\nspread = (max - min) / median of the rounds, the worse of the two libraries;\n"
+              "cores busy = process CPU time / wall time of a block (median): below the thread count, the\n"
+              "process waited for a core or its threads idled.\n",
               opt.rounds);
   std::printf("load average at the end: %s\n", loadavg().c_str());
   if (!ok) std::printf("\nWARNING: the losses of ag and libtorch disagree (see the checks above)\n");
