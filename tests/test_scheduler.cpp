@@ -313,3 +313,38 @@ TEST(Scheduler, NodeCountIsExactAcrossThreads) {
   std::thread([&] { made.clear(); }).join();
   EXPECT_EQ(ag::live_node_count(), before);
 }
+
+TEST(Scheduler, AHookMayNotChangeTheGradientsShapeOrDtype) {
+  // The replacement goes on to nodes and .grad() that expect the original's shape and
+  // dtype: refused with the shapes named, before anything is accumulated.
+  ThreadsGuard g;
+  for (bool tasks : {false, true}) {
+    ForceTasks f(tasks);
+    ag::set_num_threads(tasks ? 2 : 1);
+    ag::Tensor x = ag::tensor({1.f, 2.f}).requires_grad_(true);
+    x.register_hook([](const ag::Tensor&) { return ag::ones({3}); });
+    std::string msg;
+    try {
+      (x * x).sum().backward();
+    } catch (const ag::Error& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("hook"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("[3]"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("[2]"), std::string::npos) << msg;
+    EXPECT_FALSE(x.grad().defined());
+
+    ag::Tensor z = ag::tensor({1.f, 2.f}).requires_grad_(true);
+    ag::Tensor y = z * 3.0;
+    y.register_hook([](const ag::Tensor& gr) { return gr.to(ag::kFloat64); });
+    msg.clear();
+    try {
+      (y * y + z).sum().backward();
+    } catch (const ag::Error& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("float64"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("float32"), std::string::npos) << msg;
+    EXPECT_FALSE(z.grad().defined());
+  }
+}

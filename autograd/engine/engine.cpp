@@ -396,7 +396,9 @@ struct GraphTask {
       Tensor& g = grads[h.input_nr];
       if (!g.defined()) continue;
       Tensor r = h.fn(g);
-      if (r.defined()) g = std::move(r);
+      if (!r.defined()) continue;
+      check_hook_result(r, g);
+      g = std::move(r);
     }
     for (auto& [slot, weak] : n.retained()) {
       auto impl = weak.lock();

@@ -7,6 +7,7 @@
 
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
+#include "engine/engine.hpp"
 #include "engine/release.hpp"
 #include "tensor/pool.hpp"
 
@@ -100,8 +101,12 @@ Node::~Node() {
 }
 
 uint32_t Node::add_input_meta(const Tensor& t) {
-  if (num_inputs_ == 0) input_meta0_ = InputMeta{t.shape(), t.dtype()};
-  else extras().more_meta.push_back(InputMeta{t.shape(), t.dtype()});
+  if (num_inputs_ == 0) {
+    input_meta0_.shape = t.shape();
+    input_meta0_.dtype = t.dtype();
+  } else {
+    extras().more_meta.push_back(InputMeta{t.shape(), t.dtype()});
+  }
   return num_inputs_++;
 }
 
@@ -178,6 +183,18 @@ Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
   return data_;
 }
 
+// A hook may replace a gradient, not change what it is a gradient of: the replacement goes
+// on to nodes (or .grad()) that expect the shape and dtype of the original. PyTorch refuses
+// it too ("hook has changed the size of value").
+void engine::check_hook_result(const Tensor& replacement, const Tensor& grad) {
+  AG_CHECK(replacement.shape() == grad.shape(), "register_hook: a hook returned a gradient of shape ",
+           shape_str(replacement.shape()), " for a gradient of shape ", shape_str(grad.shape()),
+           " (a hook may replace the gradient, not change its shape)");
+  AG_CHECK(replacement.dtype() == grad.dtype(), "register_hook: a hook returned a gradient of dtype ",
+           dtype_name(replacement.dtype()), " for a gradient of dtype ", dtype_name(grad.dtype()),
+           " (a hook may replace the gradient, not change its dtype)");
+}
+
 // ---- leaves --------------------------------------------------------------------------------
 AccumulateGrad::AccumulateGrad(std::shared_ptr<detail::TensorImpl> leaf) : leaf_(std::move(leaf)) {
   input_meta0_ = InputMeta{leaf_->shape, leaf_->dtype};
@@ -191,7 +208,9 @@ tensor_list AccumulateGrad::apply_one(Tensor&& grad) {
   Tensor g = std::move(grad);
   for (auto& hook : leaf_->hooks) {
     Tensor r = hook(g);
-    if (r.defined()) g = std::move(r);
+    if (!r.defined()) continue;
+    engine::check_hook_result(r, g);
+    g = std::move(r);
   }
   if (!g.defined()) return {};
   detail::TensorImpl& leaf = *leaf_;
