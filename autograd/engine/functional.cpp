@@ -183,8 +183,14 @@ Tensor reverse_rows(const Tensor& out, const Tensor& x, bool create_graph) {
 // ---- Linearization (Note [jvp by double vjp]) ----------------------------------------------
 namespace detail {
 
-Linearization::Linearization(const tensor_list& inputs, const tensor_list& outputs, const char* op)
-    : inputs_(inputs), outputs_(outputs), op_(op) {
+Linearization::Linearization(const MultiFunction& f, const tensor_list& inputs, const char* op)
+    : inputs_(inputs), outputs_(call(f, inputs, op)), op_(op) {}
+
+// Jᵀu, recorded: linear in u, so its derivative with respect to u applied to t is J·t.
+// Built on the first apply(), so that a caller who only needs outputs() pays nothing.
+void Linearization::record_vjps() const {
+  if (recorded_) return;
+  recorded_ = true;
   tensor_list outs;
   for (const Tensor& o : outputs_) {
     if (!o.requires_grad()) continue;  // a constant: J·t is zero
@@ -193,14 +199,14 @@ Linearization::Linearization(const tensor_list& inputs, const tensor_list& outpu
     u.requires_grad_(true);
     dummies_.push_back(u);
   }
-  if (outs.empty()) return;
-  // Jᵀu, recorded: linear in u, so its derivative with respect to u applied to t is J·t.
-  vjps_ = grad(outs, inputs_, dummies_, /*retain_graph=*/true, /*create_graph=*/true, /*allow_unused=*/true);
+  if (!outs.empty())
+    vjps_ = grad(outs, inputs_, dummies_, /*retain_graph=*/true, /*create_graph=*/true, /*allow_unused=*/true);
 }
 
 tensor_list Linearization::apply(const tensor_list& tangents, bool retain, bool create_graph) const {
   AG_CHECK(tangents.size() == inputs_.size(), op_, ": got ", tangents.size(), " tangents for ", inputs_.size(),
            " inputs");
+  record_vjps();
   tensor_list gs, ts;
   for (size_t i = 0; i < vjps_.size(); ++i)
     if (vjps_[i].defined() && vjps_[i].requires_grad()) {
@@ -243,10 +249,9 @@ std::pair<tensor_list, tensor_list> jvp(const MultiFunction& f, const tensor_lis
   AutoGradMode on(true);
   const tensor_list xs = prepare_all(inputs, create_graph, "jvp");
   const tensor_list ts = check_vectors(tangents, xs, "jvp", "tangents", "input");
-  const tensor_list outs = call(f, xs, "jvp");
-  const detail::Linearization lin(xs, outs, "jvp");
+  const detail::Linearization lin(f, xs, "jvp");
   tensor_list r = lin.apply(ts, /*retain=*/create_graph, create_graph);
-  return {finish(outs, create_graph), finish(std::move(r), create_graph)};
+  return {finish(lin.outputs(), create_graph), finish(std::move(r), create_graph)};
 }
 
 std::pair<tensor_list, tensor_list> hvp(const ScalarFunction& f, const tensor_list& inputs, const tensor_list& v,
@@ -270,8 +275,9 @@ Tensor jacobian(const UnaryFunction& f, const Tensor& x0, JacobianMode mode, boo
   AutoGradMode on(true);
   AG_CHECK(static_cast<bool>(f), "jacobian: f is empty");
   const Tensor x = prepare(x0, create_graph, "jacobian", 0);
-  const Tensor out = f(x);
-  check_output(out, "jacobian", 0);
+  // f runs once, inside the linearization (the point both modes differentiate at).
+  const detail::Linearization lin([&f](const tensor_list& xs) { return tensor_list{f(xs[0])}; }, {x}, "jacobian");
+  const Tensor& out = lin.outputs()[0];
   const int64_t m = out.numel(), n = x.numel();
   const Shape shape = concat(out.shape(), x.shape());
   if (!out.requires_grad() || m == 0 || n == 0) return zeros(shape, TensorOptions(x.dtype()));
@@ -281,7 +287,6 @@ Tensor jacobian(const UnaryFunction& f, const Tensor& x0, JacobianMode mode, boo
     J = reverse_rows(out, x, create_graph);
   } else {
     // One J·e_k per input element: the columns.
-    const detail::Linearization lin({x}, {out}, "jacobian");
     tensor_list cols;
     cols.reserve(static_cast<size_t>(n));
     for (int64_t k = 0; k < n; ++k) {

@@ -114,24 +114,34 @@ namespace detail {
 // when none does). `op` names the node whose derivative is missing, for the message.
 tensor_list not_differentiable_twice(const std::string& op, tensor_list outs, const tensor_list& depends_on);
 
-// Note [jvp by double vjp]: J·t for one linearization point. Built once (f is evaluated
-// then), applied to as many tangent lists as needed. Today apply() is a backward through
-// the graph of vjp(f, x, u) with respect to u; a forward-mode implementation would
-// instead run f on dual tensors per apply() (and keep only the inputs here).
+// Note [jvp by double vjp]: J·t of f at one point. The constructor evaluates f (once);
+// apply() maps a tangent list to J·t, as many times as needed. Today apply() is a backward
+// through the recorded graph of vjp(f, x, u) with respect to the dummy cotangent u. A
+// forward-mode implementation keeps the same interface: the constructor would keep f and
+// the inputs (and evaluate f for outputs()), and apply() would run f on
+// make_dual(inputs, tangents) inside a DualLevel and return the outputs' tangents.
 class Linearization {
  public:
-  // inputs: the prepared inputs (leaves or views that require grad); outputs: f(inputs).
-  Linearization(const tensor_list& inputs, const tensor_list& outputs, const char* op);
-  // One J·t per output (zeros where the output does not depend on the inputs).
+  // inputs: prepared inputs (leaves or views that require grad). op names the caller in
+  // error messages. Throws ag::Error when f returns no tensor, an undefined or a
+  // non-floating one.
+  Linearization(const MultiFunction& f, const tensor_list& inputs, const char* op);
+  // f(inputs), with history.
+  const tensor_list& outputs() const { return outputs_; }
+  // requires: one tangent per input, of its shape and dtype (checked by the callers).
+  // ensures: one J·t per output (zeros where the output does not depend on the inputs).
   // retain: keep the graph for another apply().
   tensor_list apply(const tensor_list& tangents, bool retain, bool create_graph) const;
 
  private:
-  tensor_list inputs_;   // the differentiated inputs (with a gradient to offer)
-  tensor_list outputs_;  // f's outputs
-  tensor_list dummies_;  // u, one per output that requires grad
-  tensor_list vjps_;     // Jᵀu per input, recorded with create_graph (undefined: no dependence)
+  void record_vjps() const;
+
+  tensor_list inputs_;            // the differentiated inputs
+  tensor_list outputs_;           // f's outputs
   const char* op_;
+  mutable bool recorded_ = false;  // the members below are built by the first apply()
+  mutable tensor_list dummies_;    // u, one per output that requires grad
+  mutable tensor_list vjps_;       // Jᵀu per input, recorded with create_graph (undefined: no dependence)
 };
 
 }  // namespace detail
