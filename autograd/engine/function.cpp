@@ -87,6 +87,13 @@ std::string readable(const char* mangled) {
 namespace detail {
 tensor_list wrap_function_outputs(const char* name, const tensor_list& inputs, tensor_list outputs,
                                   std::shared_ptr<AutogradContext> ctx, BackwardFn backward) {
+  // Forward mode (ag::forward_ad) has no rule for a custom Function: a clear error rather
+  // than an output silently without tangent.
+  if (detail::fw_active())
+    for (const auto& t : inputs)
+      AG_CHECK(!detail::has_tangent(t), readable(name), ": forward-mode AD (ag::forward_ad) is not supported through "
+               "a custom ag::Function, and an input carries a tangent; use reverse mode, or ag::jvp with "
+               "create_graph=true (double vjp)");
   bool any = false;
   for (const auto& t : inputs) any |= t.defined() && t.requires_grad();
   if (!any || !GradMode::is_enabled()) return outputs;

@@ -183,8 +183,28 @@ Tensor reverse_rows(const Tensor& out, const Tensor& x, bool create_graph) {
 // ---- Linearization (Note [jvp by double vjp]) ----------------------------------------------
 namespace detail {
 
+// Note [jvp by forward mode]: f once on dual inputs inside a DualLevel. Returns f's
+// outputs (detached) and their tangents (zeros where an output carries none). No reverse
+// graph is built: the inputs are detached.
+std::pair<tensor_list, tensor_list> forward_tangents(const MultiFunction& f, const tensor_list& inputs,
+                                                     const tensor_list& tangents, const char* op) {
+  forward_ad::DualLevel level;
+  tensor_list duals;
+  duals.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) duals.push_back(forward_ad::make_dual(inputs[i].detach(), tangents[i]));
+  tensor_list outs = call(f, duals, op);
+  tensor_list jt;
+  jt.reserve(outs.size());
+  for (Tensor& o : outs) {
+    forward_ad::UnpackedDual u = forward_ad::unpack_dual(o);
+    jt.push_back(u.tangent.defined() ? u.tangent : zeros_like(o));
+    o = u.primal.detach();
+  }
+  return {std::move(outs), std::move(jt)};
+}
+
 Linearization::Linearization(const MultiFunction& f, const tensor_list& inputs, const char* op)
-    : inputs_(inputs), outputs_(call(f, inputs, op)), op_(op) {}
+    : f_(f), inputs_(inputs), outputs_(call(f, inputs, op)), op_(op) {}
 
 // Jᵀu, recorded: linear in u, so its derivative with respect to u applied to t is J·t.
 // Built on the first apply(), so that a caller who only needs outputs() pays nothing.
@@ -206,6 +226,7 @@ void Linearization::record_vjps() const {
 tensor_list Linearization::apply(const tensor_list& tangents, bool retain, bool create_graph) const {
   AG_CHECK(tangents.size() == inputs_.size(), op_, ": got ", tangents.size(), " tangents for ", inputs_.size(),
            " inputs");
+  if (!create_graph && g_fw_levels.load() == 0) return forward_tangents(f_, inputs_, tangents, op_).second;
   record_vjps();
   tensor_list gs, ts;
   for (size_t i = 0; i < vjps_.size(); ++i)
@@ -243,12 +264,17 @@ std::pair<tensor_list, tensor_list> vjp(const MultiFunction& f, const tensor_lis
   return {finish(outs, create_graph), finish(std::move(r), create_graph)};
 }
 
-// Note [jvp by double vjp]: the one place where jvp chooses how J·t is computed.
+// Note [jvp by forward mode] / [jvp by double vjp]: the one place where jvp chooses how J·t
+// is computed.
 std::pair<tensor_list, tensor_list> jvp(const MultiFunction& f, const tensor_list& inputs, const tensor_list& tangents,
                                         bool create_graph) {
   AutoGradMode on(true);
   const tensor_list xs = prepare_all(inputs, create_graph, "jvp");
   const tensor_list ts = check_vectors(tangents, xs, "jvp", "tangents", "input");
+  if (!create_graph && detail::g_fw_levels.load() == 0) {
+    AG_CHECK(static_cast<bool>(f), "jvp: f is empty");
+    return detail::forward_tangents(f, xs, ts, "jvp");
+  }
   const detail::Linearization lin(f, xs, "jvp");
   tensor_list r = lin.apply(ts, /*retain=*/create_graph, create_graph);
   return {finish(lin.outputs(), create_graph), finish(std::move(r), create_graph)};

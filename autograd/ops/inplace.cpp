@@ -17,8 +17,12 @@ using kernels::BinaryOp;
 
 namespace {
 
+// Also true when a tangent must be propagated (ag::forward_ad): the out-of-place path
+// computes it, and rebase() hands it to self.
 bool records(const Tensor& self, const Tensor* other) {
-  return GradMode::is_enabled() && (self.requires_grad() || (other && other->defined() && other->requires_grad()));
+  if (GradMode::is_enabled() && (self.requires_grad() || (other && other->defined() && other->requires_grad())))
+    return true;
+  return detail::fw_active() && (detail::has_tangent(self) || (other && detail::has_tangent(*other)));
 }
 
 void check_target(const Tensor& self, const char* op) {
@@ -31,7 +35,9 @@ void check_target(const Tensor& self, const char* op) {
 // Makes `self` hold `result`'s values and history.
 void rebase(const Tensor& self, const Tensor& result, const char* op) {
   detail::TensorImpl* s = self.unsafeGetTensorImpl();
-  AG_CHECK(!s->is_view, op, ": an in-place operation that autograd must record cannot be applied to a view "
+  // Forward mode only (no reverse history to rewrite): a view takes the tangent too (its
+  // base's tangent is not updated, Note [Forward AD design]).
+  AG_CHECK(!s->is_view || !result.requires_grad(), op, ": an in-place operation that autograd must record cannot be applied to a view "
            "(shape ", shape_str(self.shape()), "); clone() the tensor first");
   AG_CHECK(result.shape() == self.shape(), op, ": output with shape ", shape_str(self.shape()),
            " doesn't match the broadcast shape ", shape_str(result.shape()));
@@ -41,6 +47,7 @@ void rebase(const Tensor& self, const Tensor& result, const char* op) {
   s->storage->bump_version();
   s->grad_fn = result.grad_fn();
   s->output_nr = result.output_nr();
+  if (detail::fw_active()) detail::set_fw_tangent(self, detail::fw_tangent(result));
 }
 
 // self = f(self, other), recorded or not.
@@ -107,6 +114,7 @@ const Tensor& Tensor::fill_(double v) const {
   }
   detail::copy_into(*this, scalar_tensor(v, TensorOptions(kFloat64)));
   s->storage->bump_version();
+  if (detail::fw_active() && detail::has_tangent(*this)) detail::set_fw_tangent(*this, zeros_like(*this));
   return *this;
 }
 Tensor& Tensor::fill_(double v) {

@@ -25,18 +25,25 @@
 #include <vector>
 
 #include "ag/autograd.hpp"
+#include "ag/forward_ad.hpp"
 #include "ag/ops.hpp"
 #include "tensor/pool.hpp"
 
 namespace ag::detail {
 
 // What a derivative lambda sees: the saved tensors and which inputs need a gradient.
+// Forward mode's generic rule (Note [Forward AD design]) calls the lambda without a node:
+// then fw_saved holds the saved tensors (detached) and fw_needs which inputs carry a tangent.
 struct BackwardCtx {
   const Node* node;
   const SavedVariable* saved_vars;
+  const Tensor* fw_saved = nullptr;
+  const std::vector<bool>* fw_needs = nullptr;
   // Without create_graph nothing is recorded, so a saved output needs no grad_fn back.
-  Tensor saved(size_t i) const { return saved_vars[i].unpack(node, GradMode::is_enabled()); }
-  bool needs(size_t i) const { return node->needs_input_grad(i); }
+  Tensor saved(size_t i) const {
+    return fw_needs ? fw_saved[i] : saved_vars[i].unpack(node, GradMode::is_enabled());
+  }
+  bool needs(size_t i) const { return fw_needs ? (*fw_needs)[i] : node->needs_input_grad(i); }
 };
 
 // The node record() makes. Its edges and saved tensors live in the same allocation as the
@@ -85,22 +92,110 @@ struct Save {
 inline Save save(const Tensor& t) { return Save{&t, false}; }
 inline Save save_output() { return Save{nullptr, true}; }
 
-inline bool needs_grad(const Tensor& a) { return a.defined() && a.requires_grad() && GradMode::is_enabled(); }
+// True when the op must call record(): an input requires grad (grad mode on), or a dual
+// level is active and an input carries a tangent (Note [Forward AD design]).
 template <class... T>
 bool needs_grad(const Tensor& a, const T&... rest) {
-  return GradMode::is_enabled() && ((a.defined() && a.requires_grad()) || ((rest.defined() && rest.requires_grad()) || ...));
+  if (GradMode::is_enabled() && ((a.defined() && a.requires_grad()) || ((rest.defined() && rest.requires_grad()) || ...)))
+    return true;
+  return fw_active() && (has_tangent(a) || (has_tangent(rest) || ...));
 }
 inline bool needs_grad_list(const tensor_list& ts) {
+  if (GradMode::is_enabled())
+    for (const auto& t : ts)
+      if (t.defined() && t.requires_grad()) return true;
+  if (fw_active())
+    for (const auto& t : ts)
+      if (has_tangent(t)) return true;
+  return false;
+}
+template <class Inputs>
+bool any_requires_grad(const Inputs& inputs) {
   if (!GradMode::is_enabled()) return false;
-  for (const auto& t : ts)
+  for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;
   return false;
 }
 
-// Makes `out` the result of a new node. See the file comment.
+// ---- forward mode (Note [Forward AD design]) ---------------------------------------------
+// No explicit JVP rule: use the generic one.
+struct NoJvp {};
+
+// x + y where either may be undefined (an input without tangent contributes nothing).
+inline Tensor fw_add(const Tensor& x, const Tensor& y) {
+  if (!x.defined()) return y;
+  if (!y.defined()) return x;
+  return x + y;
+}
+
+// The generic rule: J·t from the backward formula `fn`, linear in its incoming gradient.
 template <class F, class Inputs>
+Tensor fw_generic(const Tensor& out, const Inputs& inputs, std::initializer_list<Save> saved, F& fn,
+                  const tensor_list& tans) {
+  std::vector<Tensor> sv;
+  sv.reserve(saved.size());
+  for (const Save& s : saved) {
+    const Tensor& t = s.is_output ? out : *s.tensor;
+    sv.push_back(t.defined() ? t.detach() : Tensor());
+  }
+  std::vector<bool> needs(tans.size());
+  for (size_t i = 0; i < tans.size(); ++i) needs[i] = tans[i].defined();
+  (void)inputs;
+  AutoGradMode on(true);
+  Tensor u = zeros_like(out);
+  u.requires_grad_(true);
+  BackwardCtx c{nullptr, nullptr, sv.data(), &needs};
+  const tensor_list gs = fn(c, u);
+  Tensor acc;
+  for (size_t i = 0; i < tans.size() && i < gs.size(); ++i) {
+    if (!tans[i].defined() || !gs[i].defined() || !gs[i].requires_grad()) continue;
+    Tensor term = (gs[i] * tans[i]).sum();
+    acc = acc.defined() ? acc + term : term;
+  }
+  Tensor r;
+  if (acc.defined()) r = grad({acc}, {u}, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true)[0];
+  NoGradGuard ng;
+  if (!r.defined()) return zeros_like(out);
+  r = r.detach();
+  if (r.dtype() != out.dtype()) r = r.to(out.dtype());
+  return r;
+}
+
+// Gives `out` its tangent, by `jvp` (Tensor(const tensor_list& tangents), undefined
+// entries for inputs without tangent) or by the generic rule.
+template <class F, class J, class Inputs>
+void record_forward(Tensor& out, const Inputs& inputs, std::initializer_list<Save> saved, F& fn, J& jvp) {
+  tensor_list tans;
+  tans.reserve(inputs.size());
+  bool any = false;
+  for (const Tensor& t : inputs) {
+    tans.push_back(has_tangent(t) ? fw_tangent(t) : Tensor());
+    any = any || tans.back().defined();
+  }
+  if (!any) return;
+  if (!out.is_floating_point()) return;
+  FwSuspend suspend;
+  Tensor t;
+  if constexpr (std::is_same_v<std::decay_t<J>, NoJvp>) {
+    t = fw_generic(out, inputs, saved, fn, tans);
+  } else {
+    NoGradGuard ng;
+    t = jvp(tans);
+    if (!t.defined()) t = zeros_like(out);
+    if (t.shape() != out.shape()) t = t.expand(out.shape()).contiguous();
+    if (t.dtype() != out.dtype()) t = t.to(out.dtype());
+    t = t.detach();
+  }
+  set_fw_tangent(out, t);
+}
+
+// Makes `out` the result of a new node. See the file comment.
+template <class F, class Inputs, class J = NoJvp>
 void record_node(Tensor& out, const char* node_name, const char* op, const Inputs& inputs,
-                 std::initializer_list<Save> saved, F&& fn) {
+                 std::initializer_list<Save> saved, F&& fn, J&& jvp = J{}) {
+  if (fw_active()) [[unlikely]]
+    record_forward(out, inputs, saved, fn, jvp);
+  if (!any_requires_grad(inputs)) return;  // forward mode only: no reverse node
   using N = LambdaNode<std::decay_t<F>>;
   const size_t n_edges = inputs.size();
   void* tail = nullptr;
@@ -126,6 +221,13 @@ template <class F>
 void record(Tensor& out, const char* node_name, const char* op, std::initializer_list<InputRef> inputs,
             std::initializer_list<Save> saved, F&& fn) {
   record_node(out, node_name, op, inputs, saved, std::forward<F>(fn));
+}
+// With an explicit JVP rule: jvp(tangents) -> J·t, tangents[i] undefined when input i
+// carries none (fw_add helps); run with grad mode off, only when a tangent is present.
+template <class F, class J>
+void record(Tensor& out, const char* node_name, const char* op, std::initializer_list<InputRef> inputs,
+            std::initializer_list<Save> saved, F&& fn, J&& jvp) {
+  record_node(out, node_name, op, inputs, saved, std::forward<F>(fn), std::forward<J>(jvp));
 }
 
 }  // namespace ag::detail

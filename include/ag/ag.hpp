@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ag/autograd.hpp"
+#include "ag/forward_ad.hpp"
 #include "ag/functional.hpp"
 #include "ag/gradcheck.hpp"
 #include "ag/ops.hpp"

@@ -15,6 +15,7 @@
 
 #include "ag/detail/small_vector.hpp"
 #include "ag/tensor.hpp"
+#include "ag/forward_ad.hpp"
 
 namespace ag {
 

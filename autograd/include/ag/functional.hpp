@@ -20,8 +20,13 @@
 //   - without create_graph the results (and the returned outputs) are detached: they hold
 //     no graph. With create_graph=true they are differentiable again.
 //
-// Note [jvp by double vjp]: until forward mode (ag::forward_ad) computes J·t in one
-// forward pass, jvp uses the "double backward" trick: with a dummy cotangent u (zeros that
+// Note [jvp by forward mode]: without create_graph (and outside a user's DualLevel), jvp
+// and jacobian's forward mode run f once on ag::forward_ad::make_dual(inputs, tangents)
+// inside a DualLevel: J·t in one forward pass, no graph kept. With create_graph=true (the
+// results must be differentiable again; forward-mode tangents carry no history) or inside
+// an active DualLevel (levels do not nest), they fall back to Note [jvp by double vjp].
+//
+// Note [jvp by double vjp]: jvp uses the "double backward" trick: with a dummy cotangent u (zeros that
 // require grad), g(u) = vjp(f, x, u) = Jᵀu is linear in u, and grad(g, u, t) = J·t. That
 // costs one forward, one backward with create_graph, and one backward through the
 // backward graph. detail::Linearization below is the one place that chooses how J·t is
@@ -34,6 +39,7 @@
 #include <utility>
 
 #include "ag/autograd.hpp"
+#include "ag/forward_ad.hpp"
 #include "ag/tensor.hpp"
 
 namespace ag {
@@ -56,8 +62,9 @@ std::pair<tensor_list, tensor_list> vjp(const MultiFunction& f, const tensor_lis
 // requires: tangents has one entry per input, of its shape and dtype; or tangents is
 //           empty and there is one one-element input (tangent 1).
 // ensures: {f(inputs), J·t}: for each output o, sum over inputs i of ∂f_o/∂inputs[i]·t[i],
-//          of output o's shape and dtype. Cost (Note [jvp by double vjp]): one forward, one
-//          backward with create_graph, one double backward.
+//          of output o's shape and dtype. Cost (Note [jvp by forward mode]): one forward
+//          pass carrying tangents; with create_graph, one forward, one backward with
+//          create_graph, one double backward (Note [jvp by double vjp]).
 std::pair<tensor_list, tensor_list> jvp(const MultiFunction& f, const tensor_list& inputs,
                                         const tensor_list& tangents = {}, bool create_graph = false);
 
@@ -117,9 +124,10 @@ tensor_list not_differentiable_twice(const std::string& op, tensor_list outs, co
 // Note [jvp by double vjp]: J·t of f at one point. The constructor evaluates f (once);
 // apply() maps a tangent list to J·t, as many times as needed. Today apply() is a backward
 // through the recorded graph of vjp(f, x, u) with respect to the dummy cotangent u. A
-// forward-mode implementation keeps the same interface: the constructor would keep f and
-// the inputs (and evaluate f for outputs()), and apply() would run f on
-// make_dual(inputs, tangents) inside a DualLevel and return the outputs' tangents.
+// forward-mode implementation keeps the same interface: the constructor keeps f and
+// the inputs (and evaluates f for outputs()), and apply() without create_graph runs f on
+// make_dual(inputs, tangents) inside a DualLevel and returns the outputs' tangents (Note
+// [jvp by forward mode]).
 class Linearization {
  public:
   // inputs: prepared inputs (leaves or views that require grad). op names the caller in
@@ -136,6 +144,7 @@ class Linearization {
  private:
   void record_vjps() const;
 
+  MultiFunction f_;               // for forward mode's passes
   tensor_list inputs_;            // the differentiated inputs
   tensor_list outputs_;           // f's outputs
   const char* op_;
