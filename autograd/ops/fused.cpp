@@ -99,6 +99,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, LossReduction r
                }
              });
              return {out};
+           },
+           /*jvp=*/[&](const tensor_list& tg) {
+             // d loss_i = Σ_j (softmax(x)_ij − onehot_ij) t_ij
+             const Tensor d = ((softmax(logits, 1) - one_hot(t, n, c, logits.dtype())) * tg[0]).sum(1);
+             switch (reduction) {
+               case LossReduction::None: return d;
+               case LossReduction::Sum: return d.sum();
+               case LossReduction::Mean: return d.sum() / static_cast<double>(n);
+             }
+             return d;
            });
   return out;
 }
@@ -191,6 +201,12 @@ void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Ten
              }
              return {c.needs(0) ? g.sum(0) : Tensor(), c.needs(1) ? mm(g, c.saved(1)) : Tensor(),
                      c.needs(2) ? mm(g.t(), c.saved(0)) : Tensor()};
+           },
+           /*jvp=*/[&](const tensor_list& t) {
+             Tensor r = t[0];
+             if (t[1].defined()) r = fw_add(r, mm(t[1], weight.t()));
+             if (t[2].defined()) r = fw_add(r, mm(x, t[2].t()));
+             return r;
            });
   else
     record(pre, "MmBackward0", "linear", {x, weight}, {save(x), save(weight)},
@@ -199,6 +215,9 @@ void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Ten
                return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(0), c.needs(1), false, false);
              }
              return {c.needs(0) ? mm(g, c.saved(1)) : Tensor(), c.needs(1) ? mm(g.t(), c.saved(0)) : Tensor()};
+           },
+           /*jvp=*/[&](const tensor_list& t) {
+             return fw_add(t[0].defined() ? mm(t[0], weight.t()) : Tensor(), t[1].defined() ? mm(x, t[1].t()) : Tensor());
            });
 }
 
@@ -258,15 +277,18 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activat
   switch (act) {
     case Activation::Sigmoid:
       record(out, "SigmoidBackward0", "sigmoid", {pre}, {save_output()},
-             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; });
+             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return sigmoid_backward(t[0], out); });
       break;
     case Activation::Tanh:
       record(out, "TanhBackward0", "tanh", {pre}, {save_output()},
-             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; });
+             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return tanh_backward(t[0], out); });
       break;
     case Activation::Relu:  // relu(h) > 0 exactly where h > 0: the output serves as the mask
       record(out, "ReluBackward0", "relu", {pre}, {save_output()},
-             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; });
+             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return relu_backward(t[0], out); });
       break;
     case Activation::None: break;
   }

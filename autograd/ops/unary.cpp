@@ -26,7 +26,8 @@ Tensor exp(const Tensor& a) {
   Tensor out = unary(UnaryOp::Exp, a, "exp");
   if (needs_grad(a))
     record(out, "ExpBackward0", "exp", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * c.saved(0)}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * c.saved(0)}; },
+           /*jvp=*/[&](const tensor_list& t) { return t[0] * out; });
   return out;
 }
 
@@ -34,7 +35,8 @@ Tensor log(const Tensor& a) {
   Tensor out = unary(UnaryOp::Log, a, "log");
   if (needs_grad(a))
     record(out, "LogBackward0", "log", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / c.saved(0)}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / c.saved(0)}; },
+           /*jvp=*/[&](const tensor_list& t) { return t[0] / a; });
   return out;
 }
 
@@ -42,7 +44,8 @@ Tensor sqrt(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sqrt, a, "sqrt");
   if (needs_grad(a))
     record(out, "SqrtBackward0", "sqrt", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / (c.saved(0) * 2.0)}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / (c.saved(0) * 2.0)}; },
+           /*jvp=*/[&](const tensor_list& t) { return t[0] / (out * 2.0); });
   return out;
 }
 
@@ -58,7 +61,8 @@ Tensor sin(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sin, a, "sin");
   if (needs_grad(a))
     record(out, "SinBackward0", "sin", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * cos(c.saved(0))}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * cos(c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return t[0] * cos(a); });
   return out;
 }
 
@@ -66,7 +70,8 @@ Tensor cos(const Tensor& a) {
   Tensor out = unary(UnaryOp::Cos, a, "cos");
   if (needs_grad(a))
     record(out, "CosBackward0", "cos", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {-(g * sin(c.saved(0)))}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {-(g * sin(c.saved(0)))}; },
+           /*jvp=*/[&](const tensor_list& t) { return -(t[0] * sin(a)); });
   return out;
 }
 
@@ -74,7 +79,8 @@ Tensor tanh(const Tensor& a) {
   Tensor out = unary(UnaryOp::Tanh, a, "tanh");
   if (needs_grad(a))
     record(out, "TanhBackward0", "tanh", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return tanh_backward(t[0], out); });
   return out;
 }
 
@@ -82,7 +88,8 @@ Tensor sigmoid(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sigmoid, a, "sigmoid");
   if (needs_grad(a))
     record(out, "SigmoidBackward0", "sigmoid", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return sigmoid_backward(t[0], out); });
   return out;
 }
 
@@ -90,7 +97,8 @@ Tensor relu(const Tensor& a) {
   Tensor out = unary(UnaryOp::Relu, a, "relu");
   if (needs_grad(a))
     record(out, "ReluBackward0", "relu", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; });
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; },
+           /*jvp=*/[&](const tensor_list& t) { return relu_backward(t[0], out); });
   return out;
 }
 
