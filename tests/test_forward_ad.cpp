@@ -38,6 +38,63 @@ Tensor distinct(const Shape& s) {
 }
 double scalar(const Tensor& t) { return t.to(ag::kFloat64).contiguous().data_ptr<double>()[0]; }
 
+// (x, y) -> (x·y, sin x), backward written with ag ops.
+struct MulSin : ag::Function<MulSin> {
+  static tensor_list forward(ag::AutogradContext* ctx, const Tensor& x, const Tensor& y) {
+    ctx->save_for_backward({x, y});
+    return {x * y, ag::sin(x)};
+  }
+  static tensor_list backward(ag::AutogradContext* ctx, tensor_list g) {
+    const tensor_list s = ctx->get_saved_variables();
+    Tensor gx, gy;
+    if (ctx->needs_input_grad(0)) gx = g[0] * s[1] + g[1] * ag::cos(s[0]);
+    if (ctx->needs_input_grad(1)) gy = g[0] * s[0];
+    return {gx, gy};
+  }
+};
+// exp, saving its output.
+struct SavedExp : ag::Function<SavedExp> {
+  static Tensor forward(ag::AutogradContext* ctx, const Tensor& x) {
+    Tensor y = ag::exp(x);
+    ctx->save_for_backward({y});
+    return y;
+  }
+  static tensor_list backward(ag::AutogradContext* ctx, tensor_list g) {
+    return {g[0] * ctx->get_saved_variables()[0]};
+  }
+};
+// Returns its input itself.
+struct PassThrough : ag::Function<PassThrough> {
+  static Tensor forward(ag::AutogradContext*, const Tensor& x) { return x; }
+  static tensor_list backward(ag::AutogradContext*, tensor_list g) { return {g[0]}; }
+};
+// x³ with a backward computed outside autograd: once marked, once not.
+Tensor raw_cube_grad(const Tensor& x, const Tensor& g) {
+  Tensor xc = x.contiguous(), gc = g.contiguous();
+  Tensor out = ag::empty(x.shape(), kF64);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    out.data_ptr<double>()[i] = 3.0 * xc.data_ptr<double>()[i] * xc.data_ptr<double>()[i] * gc.data_ptr<double>()[i];
+  return out;
+}
+struct MarkedCubeFw : ag::Function<MarkedCubeFw> {
+  static Tensor forward(ag::AutogradContext* ctx, const Tensor& x) {
+    ctx->save_for_backward({x});
+    return x * x * x;
+  }
+  static tensor_list backward(ag::AutogradContext* ctx, tensor_list g) {
+    return ag::once_differentiable(ctx, {raw_cube_grad(ctx->get_saved_variables()[0], g[0])}, g);
+  }
+};
+struct RawCubeFw : ag::Function<RawCubeFw> {
+  static Tensor forward(ag::AutogradContext* ctx, const Tensor& x) {
+    ctx->save_for_backward({x});
+    return x * x * x;
+  }
+  static tensor_list backward(ag::AutogradContext* ctx, tensor_list g) {
+    return {raw_cube_grad(ctx->get_saved_variables()[0], g[0])};
+  }
+};
+
 struct Case {
   std::string name;
   std::function<Tensor(const tensor_list&)> f;
@@ -201,9 +258,27 @@ std::vector<Case> cases() {
     c.push_back({"cross_entropy_probs" + rs, [r](L x) { return F::cross_entropy(x[0], ag::softmax(x[1], 1), r); },
                  two({3, 4}, {3, 4}, RN, RN)});
     c.push_back({"mse" + rs, [r](L x) { return F::mse_loss(x[0], x[1], r); }, two({3, 4}, {3, 4}, RN, RN)});
-    // Not here: nll_loss, binary_cross_entropy(_with_logits) are custom ag::Functions in
-    // nn/, which forward mode refuses (ForwardAD.CustomFunctionIsAClearError).
+    // custom ag::Functions in nn/ (Note [Forward AD through a custom Function])
+    c.push_back({"nll_loss" + rs,
+                 [r](L x) { return F::nll_loss(ag::log_softmax(x[0], 1), ag::tensor({2.0, 0.0, 3.0}).to(ag::kInt64), r); },
+                 one({3, 4}, RN)});
+    c.push_back({"nll_loss_raw" + rs,
+                 [r](L x) { return F::nll_loss(x[0], ag::tensor({1.0, 1.0, 0.0, 2.0}).to(ag::kInt64), r); },
+                 one({4, 3}, RN)});
+    c.push_back({"bce" + rs, [r](L x) { return F::binary_cross_entropy(x[0], x[1], r); },
+                 two({3, 4}, {3, 4}, UNIT, UNIT)});
+    c.push_back({"bce_with_logits" + rs, [r](L x) { return F::binary_cross_entropy_with_logits(x[0], x[1], r); },
+                 two({3, 4}, {3, 4}, RN, UNIT)});
   }
+  // user custom Functions: two inputs and two outputs; a saved output; an output that is an input
+  c.push_back({"function_mul_sin", [](L x) {
+                 tensor_list o = MulSin::apply(x[0], x[1]);
+                 return o[0] * 2.0 + o[1] * x[1];
+               },
+               two({3, 4}, {3, 4}, RN, RN)});
+  c.push_back({"function_mul_sin_first", [](L x) { return MulSin::apply(x[0], x[1])[0]; }, two({5}, {5}, RN, RN)});
+  c.push_back({"function_saved_output", [](L x) { return SavedExp::apply(x[0] * 0.5); }, one({3, 4}, RN)});
+  c.push_back({"function_returns_input", [](L x) { return PassThrough::apply(x[0]) * x[0]; }, one({6}, RN)});
   // a composite: a two-layer MLP loss
   c.push_back({"mlp", [](L x) {
                  Tensor h = F::relu(F::linear(x[0], x[1], x[2]));
@@ -328,13 +403,39 @@ TEST(ForwardAD, JvpAndJacobianUseForwardMode) {
   EXPECT_NEAR(scalar((h - xg.detach() * 6.0).abs().sum()), 0.0, 1e-12);
 }
 
-TEST(ForwardAD, CustomFunctionIsAClearError) {
+TEST(ForwardAD, CustomFunction) {
   fwad::DualLevel level;
-  Tensor x = fwad::make_dual(ag::randn({3, 4}, kF64), ag::randn({3, 4}, kF64));
+  Tensor x0 = ag::randn({3, 4}, kF64), t = ag::randn({3, 4}, kF64);
+  Tensor x = fwad::make_dual(x0, t);
   Tensor labels = ag::tensor({1.0, 0.0, 3.0}).to(ag::kInt64);
-  std::string m = error_of([&] { F::nll_loss(ag::log_softmax(x, 1), labels); });
-  EXPECT_NE(m.find("forward-mode AD"), std::string::npos) << m;
-  EXPECT_NE(m.find("Backward"), std::string::npos) << m;
-  // Without tangents the custom Function runs as usual inside the level.
-  EXPECT_TRUE(F::nll_loss(ag::log_softmax(ag::randn({3, 4}, kF64), 1), labels).defined());
+  // nll_loss (a custom Function in nn/) with Reduction::None: J·t = -t[i, label[i]].
+  Tensor y = F::nll_loss(x, labels, ag::nn::Reduction::None);
+  Tensor jt = fwad::unpack_dual(y).tangent;
+  ASSERT_TRUE(jt.defined());
+  for (int64_t i = 0; i < 3; ++i) {
+    const int64_t l = labels.data_ptr<int64_t>()[i];
+    EXPECT_NEAR(jt.data_ptr<double>()[i], -t.contiguous().data_ptr<double>()[i * 4 + l], 1e-14);
+  }
+  // An output that is the input: a new handle with the same tangent; the input keeps its own.
+  Tensor p = PassThrough::apply(x);
+  EXPECT_FALSE(p.is_same(x));
+  EXPECT_NEAR(scalar((fwad::unpack_dual(p).tangent - t).abs().sum()), 0.0, 1e-15);
+  // A backward computed outside autograd has no derivative to run: a clear error naming the
+  // Function, whether marked once_differentiable or not.
+  Tensor c0 = ag::tensor({1.0, 2.0}, kF64);
+  Tensor c = fwad::make_dual(c0, ag::ones({2}, kF64));
+  for (const char* fname : {"MarkedCubeFwBackward", "RawCubeFwBackward"}) {
+    std::string m = error_of([&] {
+      if (std::string(fname) == "MarkedCubeFwBackward") MarkedCubeFw::apply(c);
+      else RawCubeFw::apply(c);
+    });
+    EXPECT_NE(m.find(fname), std::string::npos) << m;
+    EXPECT_NE(m.find("does not support forward mode AD"), std::string::npos) << m;
+    EXPECT_NE(m.find("differentiable"), std::string::npos) << m;
+  }
+  // Without tangents such a Function runs as usual inside the level; reverse mode still works.
+  EXPECT_FALSE(fwad::unpack_dual(RawCubeFw::apply(c0)).tangent.defined());
+  Tensor r = c0.detach().clone();
+  r.requires_grad_(true);
+  EXPECT_NEAR(scalar(ag::grad({MarkedCubeFw::apply(r).sum()}, {r})[0].sum()), 15.0, 1e-12);
 }

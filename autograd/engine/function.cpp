@@ -5,6 +5,7 @@
 #include "ag/ops.hpp"
 #include "tensor/pool.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cxxabi.h>
@@ -85,19 +86,16 @@ std::string readable(const char* mangled) {
 }  // namespace
 
 namespace detail {
-tensor_list wrap_function_outputs(const char* name, const tensor_list& inputs, tensor_list outputs,
-                                  std::shared_ptr<AutogradContext> ctx, BackwardFn backward) {
-  // Forward mode (ag::forward_ad) has no rule for a custom Function: a clear error rather
-  // than an output silently without tangent.
-  if (detail::fw_active())
-    for (const auto& t : inputs)
-      AG_CHECK(!detail::has_tangent(t), readable(name), ": forward-mode AD (ag::forward_ad) is not supported through "
-               "a custom ag::Function, and an input carries a tangent; use reverse mode, or ag::jvp with "
-               "create_graph=true (double vjp)");
+namespace {
+
+// Gives the node that calls Derived::backward to the outputs (reverse mode), when an input
+// requires grad and grad mode is on. Moves the tensors to save into the context.
+tensor_list wire_reverse(const char* name, const tensor_list& inputs, tensor_list outputs,
+                         const std::shared_ptr<AutogradContext>& ctx, const BackwardFn& backward) {
   bool any = false;
   for (const auto& t : inputs) any |= t.defined() && t.requires_grad();
   if (!any || !GradMode::is_enabled()) return outputs;
-  auto node = detail::make_pooled<CppFunctionNode>(readable(name), ctx, std::move(backward));
+  auto node = detail::make_pooled<CppFunctionNode>(readable(name), ctx, backward);
   ctx->node_ = node.get();
   for (const auto& t : inputs) {
     ctx->needs_input_grad_.push_back(t.defined() && t.requires_grad());
@@ -123,6 +121,116 @@ tensor_list wrap_function_outputs(const char* name, const tensor_list& inputs, t
     ctx->saved_.emplace_back(t, is_out);
   }
   ctx->to_save_.clear();
+  return outputs;
+}
+
+[[noreturn]] void fail_no_jvp(const std::string& fname, const std::string& why) {
+  fail(fname, " does not support forward mode AD (jvp not implemented): forward-mode AD (ag::forward_ad, "
+       "ag::jvp, jacobian's forward mode) through a custom ag::Function differentiates its backward with respect "
+       "to the incoming gradient, so the backward must be differentiable (written with ag ops, not "
+       "ag::once_differentiable or a loop over data_ptr); ", why,
+       ". Use reverse mode (ag::grad, ag::vjp, jacobian with JacobianMode::Reverse) instead");
+}
+
+// Note [Forward AD through a custom Function]: Derived::backward is linear in the gradients
+// it receives, so, as for the ops (Note [Forward AD design]), the output tangents are
+// J·t = d/du Σᵢ <backwardᵢ(u), tᵢ> with dummy gradients u_j = zeros(out_j) that require
+// grad: backward runs once under grad mode (on a fresh context holding the saved tensors,
+// detached, and needs_input_grad = "input i carries a tangent"), then one ag::grad gives
+// every output's tangent. A backward whose result for a tangent-carrying input does not
+// depend on u through recorded ops was computed outside autograd: an ag::Error naming the
+// Function, the same rule the node applies under create_graph (ag::once_differentiable).
+void set_function_tangents(const std::string& fname, const tensor_list& inputs, tensor_list& outputs,
+                           const tensor_list& saved, const AutogradContext& ctx, const BackwardFn& backward) {
+  // An output that is an input gets a new handle: the input keeps its own tangent.
+  for (Tensor& o : outputs)
+    for (const auto& in : inputs)
+      if (o.defined() && in.defined() && in.is_same(o)) o = o.detach();
+  tensor_list tans;
+  tans.reserve(inputs.size());
+  bool any = false;
+  for (const auto& in : inputs) {
+    tans.push_back(in.defined() && in.is_floating_point() && has_tangent(in) ? fw_tangent(in) : Tensor());
+    any |= tans.back().defined();
+  }
+  FwSuspend suspend;
+  std::vector<bool> diff(outputs.size());
+  bool any_diff = false;
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    const Tensor& o = outputs[j];
+    AG_CHECK(o.defined(), fname, ": forward returned an undefined tensor at index ", j);
+    bool d = o.is_floating_point();
+    for (const auto& nd : ctx.non_differentiable_) d = d && !nd.is_same(o);
+    diff[j] = d;
+    any_diff |= d;
+    if (!d && has_tangent(o)) set_fw_tangent(o, Tensor());
+  }
+  if (!any || !any_diff) return;
+  AutogradContext c;
+  c.saved_data = ctx.saved_data;
+  c.non_differentiable_ = ctx.non_differentiable_;
+  for (const Tensor& t : tans) c.needs_input_grad_.push_back(t.defined());
+  for (const Tensor& s : saved) c.saved_.emplace_back(s.defined() ? s.detach() : Tensor(), false);
+  tensor_list us, ws;  // us: what backward receives; ws: those that require grad
+  tensor_list gs;
+  Tensor acc;
+  {
+    AutoGradMode on(true);
+    for (size_t j = 0; j < outputs.size(); ++j) {
+      Tensor u = zeros(outputs[j].shape(), TensorOptions(outputs[j].dtype()));
+      if (diff[j]) {
+        u.requires_grad_(true);
+        ws.push_back(u);
+      }
+      us.push_back(std::move(u));
+    }
+    gs = backward(&c, us);
+    for (size_t i = 0; i < tans.size() && i < gs.size(); ++i) {
+      if (!tans[i].defined() || !gs[i].defined()) continue;
+      const Tensor& g = gs[i];
+      if (!g.requires_grad())
+        fail_no_jvp(fname, "its backward returned a gradient for input " + std::to_string(i) +
+                               " that autograd did not record");
+      if (g.grad_fn() && g.grad_fn()->name() == "DelayedError")
+        fail_no_jvp(fname, "its backward is marked ag::once_differentiable");
+      AG_CHECK(g.shape() == tans[i].shape(), fname, ": backward returned a gradient of shape ",
+               shape_str(g.shape()), " for input ", i, " of shape ", shape_str(tans[i].shape()));
+      Tensor term = (g * tans[i]).sum();
+      acc = acc.defined() ? acc + term : term;
+    }
+  }
+  tensor_list r;
+  if (acc.defined()) {
+    try {
+      r = grad({acc}, ws, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+    } catch (const Error& e) {
+      fail_no_jvp(fname, std::string("differentiating its backward failed: ") + e.what());
+    }
+  }
+  NoGradGuard ng;
+  size_t k = 0;
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (!diff[j]) continue;
+    Tensor t = k < r.size() ? r[k] : Tensor();
+    ++k;
+    if (!t.defined()) t = zeros(outputs[j].shape(), TensorOptions(outputs[j].dtype()));
+    t = t.detach();
+    if (t.dtype() != outputs[j].dtype()) t = t.to(outputs[j].dtype());
+    set_fw_tangent(outputs[j], t);
+  }
+}
+
+}  // namespace
+
+tensor_list wrap_function_outputs(const char* name, const tensor_list& inputs, tensor_list outputs,
+                                  std::shared_ptr<AutogradContext> ctx, BackwardFn backward) {
+  // Forward mode (Note [Forward AD through a custom Function]): the saved tensors are taken
+  // now, before the reverse wiring moves them into the node.
+  const bool fw = detail::fw_active() && std::any_of(inputs.begin(), inputs.end(), detail::has_tangent);
+  tensor_list fw_saved;
+  if (fw) fw_saved = ctx->to_save_;
+  outputs = wire_reverse(name, inputs, std::move(outputs), ctx, backward);
+  if (fw) set_function_tangents(readable(name), inputs, outputs, fw_saved, *ctx, backward);
   return outputs;
 }
 }  // namespace detail
