@@ -46,10 +46,14 @@ for t in "${targets[@]}"; do
   [[ -f "fuzz/dict/$t.dict" ]] && extra+=("-dict=fuzz/dict/$t.dict")
   # AG_FUZZ_SKIP_KNOWN=1 steers fuzz_ops around known bugs awaiting fixes (fuzz/README.md);
   # one of them is a reference cycle, so leak detection is off for it then.
-  [[ "$t" == fuzz_ops && -n "${AG_FUZZ_SKIP_KNOWN:-}" ]] && extra+=(-detect_leaks=0)
+  asan_options="$ASAN_OPTIONS"
+  if [[ "$t" == fuzz_ops && -n "${AG_FUZZ_SKIP_KNOWN:-}" ]]; then
+    extra+=(-detect_leaks=0)
+    asan_options+=":detect_leaks=0"
+  fi
   echo "== $t: ${seconds} s (log: $log) =="
   rc=0
-  "$build/fuzz/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
+  ASAN_OPTIONS="$asan_options" "$build/fuzz/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   done_line=$(grep -E '^Done [0-9]+ runs' "$log" | tail -1 || true)

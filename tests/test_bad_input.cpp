@@ -9,7 +9,9 @@
 // BadInput.Catalogue counts the cases per area and in all. Inputs found by the fuzzers
 // (fuzz/) are here too, marked "fuzz:"; their conversions' regressions follow the table.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -398,6 +400,10 @@ std::vector<Case> build_cases() {
     Tensor t = ag::ones({3, 4});
     return Trial{[=] { t.view({-1, int64_t{1} << 40, int64_t{1} << 40}); }, {t}};
   });
+  add("ops", "fuzz: reshape of an empty tensor to sizes whose strides overflow", {"reshape", "overflows int64"}, [] {
+    Tensor t = ag::ones({0, 4});
+    return Trial{[=] { t.reshape({5, std::numeric_limits<int64_t>::max() - 1, 0}); }, {t}};
+  });
   add("ops", "view of an empty tensor with -1 and a 0", {"view", "[0, -1]"}, [] {
     Tensor t = ag::ones({0, 4});
     return Trial{[=] { t.view({0, -1}); }, {t}};
@@ -469,6 +475,14 @@ std::vector<Case> build_cases() {
   add("ops", "expand to a negative size", {"expand", "-2"}, [] {
     Tensor t = ag::ones({1, 3});
     return Trial{[=] { t.expand({-2, 3}); }, {t}};
+  });
+  add("ops", "fuzz: expand to more elements than int64 counts", {"expand", "[2, 9223372036854775806, 1]", "int64"}, [] {
+    Tensor t = ag::ones({1, 1, 1});
+    return Trial{[=] { t.expand({2, std::numeric_limits<int64_t>::max() - 1, 1}); }, {t}};
+  });
+  add("ops", "fuzz: expand to sizes whose product overflows beside a 0", {"expand", "int64"}, [] {
+    Tensor t = ag::ones({1, 1, 0});
+    return Trial{[=] { t.expand({std::numeric_limits<int64_t>::max() - 1, 4, 0}); }, {t}};
   });
   add("ops", "cat of different widths", {"cat", "[2, 3]", "[3, 4]"}, [] {
     Tensor a = ag::ones({2, 3}), b = ag::ones({3, 4});
@@ -571,6 +585,10 @@ std::vector<Case> build_cases() {
   add("autograd", "set_grad of another shape", {"set_grad", "[3]", "[2]"}, [] {
     Tensor x = ag::tensor({1.f, 2.f}, kGrad), g = ag::ones({3});
     return Trial{[=] { x.set_grad(g); }, {x, g}, [=] { return fp_grads({x}); }};
+  });
+  add("autograd", "set_grad of itself", {"set_grad", "its own grad", "[2]"}, [] {
+    Tensor x = ag::tensor({1.f, 2.f}, kGrad);
+    return Trial{[=] { x.set_grad(x); }, {x}, [=] { return fp_grads({x}); }};
   });
   add("autograd", "set_grad of another dtype", {"set_grad", "float64", "float32"}, [] {
     Tensor x = ag::tensor({1.f, 2.f}, kGrad), g = ag::ones({2}, ag::kFloat64);
@@ -1260,11 +1278,52 @@ TEST(FuzzRegressions, NonFiniteFloatToInt64IsDefined) {
   EXPECT_EQ(ag::scalar_tensor(kNaN).item<int64_t>(), kMin);
   EXPECT_EQ(ag::full({2}, kInf, ag::kInt64).data_ptr<int64_t>()[1], kMin);
   EXPECT_EQ(ag::tensor(std::vector<double>{kNaN}, ag::TensorOptions(ag::kInt64)).item<int64_t>(), kMin);
+  EXPECT_EQ(ag::linspace(0.0, 1e30, 4, ag::kInt64).data_ptr<int64_t>()[2], kMin);  // 6.7e29
+  EXPECT_EQ(ag::linspace(kNaN, 1.0, 1, ag::kInt64).item<int64_t>(), kMin);
+  EXPECT_EQ(ag::arange(9.3e18, 9.5e18, 1e17, ag::kInt64).data_ptr<int64_t>()[0], kMin);
+  EXPECT_EQ(ag::arange(0.0, 6.0, 2.5, ag::kInt64).data_ptr<int64_t>()[2], 5);
   Tensor dst = ag::zeros({2}, ag::kInt64);
   dst.copy_(ag::tensor({kInf, 3.5}));
   EXPECT_EQ(dst.data_ptr<int64_t>()[0], kMin);
   EXPECT_EQ(dst.data_ptr<int64_t>()[1], 3);
   EXPECT_TRUE(ag::tensor({kNaN}).to(ag::kBool).item<bool>());  // nonzero is true, as in PyTorch
+}
+
+// fuzz_ops: an int64 sum that overflows was undefined behaviour; it wraps as in PyTorch.
+TEST(FuzzRegressions, Int64SumWraps) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(ag::tensor({kMax, int64_t{1}}).sum().item<int64_t>(), kMin);
+  EXPECT_EQ(ag::tensor({kMax, kMax, kMax}).reshape({1, 3}).sum(1).item<int64_t>(), kMax - 2);
+  EXPECT_EQ(ag::tensor({true, true, true}).sum().item<int64_t>(), 3);
+}
+
+// fuzz_ops: empty(kBool) handed out uninitialised bytes, and a bool byte other than 0 or 1
+// is undefined behaviour to read (UBSan: "load of value 190 ... not a valid value for type
+// 'const bool'"). Bool tensors from empty() start false.
+TEST(FuzzRegressions, EmptyBoolIsFalse) {
+  for (int i = 0; i < 4; ++i) {
+    ag::zeros({64}).fill_(3.0);  // leave garbage in a freed buffer for the next allocation
+    const Tensor e = ag::empty({64}, ag::kBool);
+    EXPECT_FALSE(e.any().item<bool>());
+    EXPECT_FALSE(ag::empty_like(ag::tensor({true, true})).any().item<bool>());
+  }
+}
+
+// fuzz_ops: randint(low, high) computed high - low in int64, which overflows for wide ranges.
+TEST(FuzzRegressions, RandintOverTheWholeInt64Range) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  const Tensor r = ag::randint(kMin, kMax, {1000});
+  bool negative = false, positive = false;
+  for (int64_t i = 0; i < r.numel(); ++i) {
+    const int64_t v = r.data_ptr<int64_t>()[i];
+    EXPECT_LT(v, kMax);
+    negative |= v < 0;
+    positive |= v > 0;
+  }
+  EXPECT_TRUE(negative && positive);
+  const Tensor s = ag::randint(-6, 6, {1000});
+  EXPECT_GE(s.min().item<int64_t>(), -6);
+  EXPECT_LE(s.max().item<int64_t>(), 5);
 }
 
 // Printing int64 went through a double: INT64_MAX rounded to 2^63, whose conversion back is
@@ -1291,15 +1350,51 @@ TEST(FuzzRegressions, IdxSizeProductOverflow) {
 // input as its data plus its grad_fn at save time, not the tensor itself, so no cycle
 // forms; the fix is due in autograd/engine/node.cpp (SavedVariable). Skipped until then.
 TEST(FuzzRegressions, InPlaceWithItselfLeavesNoCycle) {
-  const int64_t before = ag::live_node_count();
+  std::weak_ptr<ag::Node> div_node, mul_node;
   {
     Tensor x = ag::ones({3}, kGrad);
     Tensor a = x * 2.0;
     a.div_(a);
+    div_node = a.grad_fn();
     Tensor b = x * 3.0;
     b.mul_(b * b);
+    mul_node = b.grad_fn();
   }
-  const int64_t after = ag::live_node_count();
-  if (after != before) GTEST_SKIP() << "known bug: " << after - before << " nodes leak through an in-place op whose operand is its own input";
-  EXPECT_EQ(after, before);
+  const bool leaked = !div_node.expired() || !mul_node.expired();
+  // Break the cycles (so that LeakSanitizer builds stay clean) before judging.
+  for (auto& w : {div_node, mul_node})
+    if (auto n = w.lock()) n->release_variables();
+  if (leaked) GTEST_SKIP() << "known bug: an in-place op whose operand is (or was computed from) its own target "
+                              "leaves a node -> saved tensor -> node cycle";
+  EXPECT_TRUE(div_node.expired() && mul_node.expired());
+}
+
+// fuzz_ops (a timeout): x.backward(x, create_graph=true) when x already has a grad deadlocks.
+// AccumulateGrad adds the new gradient to x.grad() while it holds x's gradient lock, and
+// recording that addition (create_graph) asks for x's accumulator, which takes the same lock
+// again. The addition belongs outside the lock (autograd/engine/node.cpp, owned by another
+// change). Run in a child process so that a hang cannot hang the suite; skipped until fixed.
+TEST(FuzzRegressions, CreateGraphBackwardWithTheLeafAsItsGradientDoesNotDeadlock) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(20);  // never outlive the parent's patience
+    Tensor x = ag::ones({2}, kGrad);
+    x.backward(x, /*retain_graph=*/true, /*create_graph=*/true);
+    x.backward(x, /*retain_graph=*/true, /*create_graph=*/true);
+    _exit(x.grad().defined() && x.grad().data_ptr<float>()[0] == 2.f ? 0 : 3);
+  }
+  int status = 0;
+  bool done = false;
+  for (int i = 0; i < 500 && !done; ++i) {  // up to 5 s
+    done = waitpid(pid, &status, WNOHANG) == pid;
+    if (!done) usleep(10000);
+  }
+  if (!done) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    GTEST_SKIP() << "known bug: backward with create_graph deadlocks adding a leaf to its own gradient";
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }

@@ -1,6 +1,7 @@
 // Reductions: sum mean max min argmax norm all any, and sum_to (the adjoint of broadcasting).
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/loops.hpp"
 #include "ops/iter.hpp"
@@ -62,7 +63,15 @@ Tensor sum_kernel(const Tensor& a0, const std::vector<bool>& m) {
           if (st[0] == 0 && st[1] == 1) { *o += kernels::sum<T>(x, n); return; }
           if (st[0] == 1 && st[1] == 1) { kernels::binary<T>(kernels::BinaryOp::Add, o, 1, x, 1, o, n); return; }
         }
-        for (int64_t i = 0; i < n; ++i) o[i * st[0]] += x[i * st[1]];
+        if constexpr (std::is_integral_v<T>) {
+          // int64 sums wrap around as PyTorch's do; a plain += would be undefined behaviour
+          // on overflow (found by fuzz_ops).
+          using U = std::make_unsigned_t<T>;
+          for (int64_t i = 0; i < n; ++i)
+            o[i * st[0]] = static_cast<T>(static_cast<U>(o[i * st[0]]) + static_cast<U>(x[i * st[1]]));
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * st[0]] += x[i * st[1]];
+        }
       });
     }
   });

@@ -37,8 +37,10 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
       else overflow |= __builtin_mul_overflow(known, out[i], &known);
     }
   }
+  // Refused even with a 0 among the sizes: the strides of the others would overflow.
+  AG_CHECK(!overflow, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel,
+           " (the product of its sizes overflows int64)");
   if (zero) known = 0;
-  else AG_CHECK(!overflow, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
   if (infer >= 0) {
     AG_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
     out[infer] = numel / known;
@@ -239,6 +241,13 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     out_shape[i] = want;
     strides[i] = have == want ? a.strides()[i - lead] : 0;
   }
+  // A view costs nothing, but the product of its sizes must be an int64, as for every
+  // shape (found by fuzz_ops).
+  int64_t count = 1;
+  bool overflow = false;
+  for (int64_t d : out_shape)
+    if (d != 0) overflow |= __builtin_mul_overflow(count, d, &count);
+  AG_CHECK(!overflow, "expand: the target sizes ", shape_str(shape), " have more elements than int64 can count");
   Tensor out = make_view(a, out_shape, strides, a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();

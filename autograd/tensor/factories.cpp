@@ -29,7 +29,12 @@ void fill_value(const Tensor& t, double v) {
 }
 }  // namespace
 
-Tensor empty(const Shape& shape, TensorOptions opts) { return finish(detail::make_tensor(shape, opts.dtype()), opts); }
+// Uninitialised, except bool: a byte other than 0 or 1 is no bool, and reading one is
+// undefined behaviour (found by fuzz_ops), so bool tensors start false.
+Tensor empty(const Shape& shape, TensorOptions opts) {
+  if (opts.dtype() == kBool) return full(shape, 0.0, opts);
+  return finish(detail::make_tensor(shape, opts.dtype()), opts);
+}
 
 Tensor full(const Shape& shape, double value, TensorOptions opts) {
   Tensor t = detail::make_tensor(shape, opts.dtype());
@@ -77,7 +82,7 @@ Tensor arange(double start, double end, double step, TensorOptions opts) {
   Tensor t = detail::make_tensor({n}, opts.dtype());
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (int64_t i = 0; i < n; ++i) p[i] = convert<T>(start + static_cast<double>(i) * step);
   });
   return finish(t, opts);
 }
@@ -91,12 +96,12 @@ Tensor linspace(double a, double b, int64_t steps, TensorOptions opts) {
     // Fill from both ends, as PyTorch does, so the last value is exactly b. One step is
     // just the start (PyTorch's fill_(start)); the two-ended fill would give b there.
     if (steps == 1) {
-      p[0] = static_cast<T>(a);
+      p[0] = convert<T>(a);
       return;
     }
     const int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i)
-      p[i] = static_cast<T>(i < half ? a + step * static_cast<double>(i) : b - step * static_cast<double>(steps - 1 - i));
+      p[i] = convert<T>(i < half ? a + step * static_cast<double>(i) : b - step * static_cast<double>(steps - 1 - i));
   });
   return finish(t, opts);
 }

@@ -76,11 +76,14 @@ Tensor randn(const Shape& shape, TensorOptions opts) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts) {
   AG_CHECK(high > low, "randint: expected low < high, got low=", low, " and high=", high);
   Tensor t = detail::make_tensor(shape, opts.dtype());
-  const uint64_t span = static_cast<uint64_t>(high - low);
+  // In unsigned arithmetic: high - low may exceed int64 (found by fuzz_ops); the results,
+  // in [low, high), do not.
+  const uint64_t span = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
   std::lock_guard<std::mutex> l(g_mutex);
   dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(low + static_cast<int64_t>(engine()() % span));
+    for (int64_t i = 0; i < t.numel(); ++i)
+      p[i] = static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + engine()() % span));
   });
   return t;
 }

@@ -164,6 +164,10 @@ Tensor& Tensor::mutable_grad() const {
 void Tensor::set_grad(const Tensor& g) const {
   detail::TensorImpl& i = impl();
   if (g.defined()) {
+    // As PyTorch; it would also be a reference cycle, and backward would lock the tensor
+    // twice when it adds a create_graph gradient to it.
+    AG_CHECK(g.unsafeGetTensorImpl() != &i, "set_grad: can't assign a tensor as its own grad (shape ",
+             shape_str(i.shape), ")");
     AG_CHECK(g.shape() == i.shape, "set_grad: assigned grad has shape ", shape_str(g.shape()),
              " but the tensor has shape ", shape_str(i.shape));
     // As PyTorch: a gradient of another dtype would be silently mixed into later sums.

@@ -59,6 +59,8 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 int64_t shape_numel(const Shape& shape) {
+  for (int64_t d : shape)
+    if (d == 0) return 0;  // before multiplying: the other sizes' product may not fit
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
