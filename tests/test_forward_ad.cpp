@@ -279,6 +279,16 @@ std::vector<Case> cases() {
   c.push_back({"function_mul_sin_first", [](L x) { return MulSin::apply(x[0], x[1])[0]; }, two({5}, {5}, RN, RN)});
   c.push_back({"function_saved_output", [](L x) { return SavedExp::apply(x[0] * 0.5); }, one({3, 4}, RN)});
   c.push_back({"function_returns_input", [](L x) { return PassThrough::apply(x[0]) * x[0]; }, one({6}, RN)});
+  // one operand without tangent (the explicit JVP rules' undefined-tangent branches)
+  {
+    const Tensor C = rn({3, 4}), P = pos({3, 4}), M = rn({4, 5}), B = rn({5});
+    c.push_back({"const_mixed", [C, P](L x) { return (x[0] * C + C * x[0]) / P + P / x[0] - (C - x[0]) + (x[0] - C) + C / x[0]; },
+                 one({3, 4}, POS)});
+    c.push_back({"mm_const", [C, M](L x) { return ag::mm(C, x[0]) + ag::mm(x[1], M); }, two({4, 5}, {3, 4}, RN, RN)});
+    c.push_back({"addmm_const", [C, M, B](L x) { return ag::addmm(B, x[0], M, 0.5, 2.0) + ag::addmm(x[1], C, M, 1.5); },
+                 two({3, 4}, {5}, RN, RN)});
+    c.push_back({"bmm_const", [](L x) { return ag::bmm(x[0], ag::ones({2, 4, 3}, kF64)); }, one({2, 3, 4}, RN)});
+  }
   // a composite: a two-layer MLP loss
   c.push_back({"mlp", [](L x) {
                  Tensor h = F::relu(F::linear(x[0], x[1], x[2]));

@@ -60,7 +60,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b))
     record(out, "AddBackward0", "add", {a, b}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {g, g};
-    });
+    }, [](const tensor_list& t) { return detail::fw_add(t[0], t[1]); });
   return out;
 }
 
@@ -71,26 +71,29 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b))
     record(out, "SubBackward0", "sub", {a, b}, {}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {g, c.needs(1) ? -g : Tensor()};
-    });
+    }, [](const tensor_list& t) { return t[0].defined() ? (t[1].defined() ? t[0] - t[1] : t[0]) : -t[1]; });
   return out;
 }
 
 Tensor operator+(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Add, a, s, false, "add");
   if (needs_grad(a))
-    record(out, "AddBackward0", "add", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
+    record(out, "AddBackward0", "add", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; },
+           [](const tensor_list& t) { return t[0]; });
   return out;
 }
 Tensor operator-(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Sub, a, s, false, "sub");
   if (needs_grad(a))
-    record(out, "SubBackward0", "sub", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
+    record(out, "SubBackward0", "sub", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; },
+           [](const tensor_list& t) { return t[0]; });
   return out;
 }
 Tensor operator-(double s, const Tensor& a) {
   Tensor out = scalar_forward(BinaryOp::Sub, a, s, true, "rsub");
   if (needs_grad(a))
-    record(out, "RsubBackward1", "rsub", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {-g}; });
+    record(out, "RsubBackward1", "rsub", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {-g}; },
+           [](const tensor_list& t) { return -t[0]; });
   return out;
 }
 Tensor operator+(double s, const Tensor& a) { return a + s; }
@@ -101,6 +104,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b))
     record(out, "MulBackward0", "mul", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {c.needs(0) ? g * c.saved(1) : Tensor(), c.needs(1) ? g * c.saved(0) : Tensor()};
+    }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb
+      return detail::fw_add(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
     });
   return out;
 }
@@ -112,6 +117,9 @@ Tensor div(const Tensor& a, const Tensor& b) {
     record(out, "DivBackward0", "div", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       Tensor bb = c.saved(1);
       return {c.needs(0) ? g / bb : Tensor(), c.needs(1) ? -(g * c.saved(0)) / (bb * bb) : Tensor()};
+    }, [&b, &out](const tensor_list& t) {  // (ta - out·tb) / b
+      if (!t[1].defined()) return t[0] / b;
+      return (t[0].defined() ? t[0] - out * t[1] : -(out * t[1])) / b;
     });
   return out;
 }
@@ -119,14 +127,16 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor operator*(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Mul, a, s, false, "mul");
   if (needs_grad(a))
-    record(out, "MulBackward0", "mul", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g * s}; });
+    record(out, "MulBackward0", "mul", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g * s}; },
+           [s](const tensor_list& t) { return t[0] * s; });
   return out;
 }
 Tensor operator*(double s, const Tensor& a) { return a * s; }
 Tensor operator/(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Div, a, s, false, "div");
   if (needs_grad(a))
-    record(out, "DivBackward0", "div", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g / s}; });
+    record(out, "DivBackward0", "div", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g / s}; },
+           [s](const tensor_list& t) { return t[0] / s; });
   return out;
 }
 Tensor operator/(double s, const Tensor& a) {
@@ -135,7 +145,7 @@ Tensor operator/(double s, const Tensor& a) {
     // PyTorch computes s / a as a.reciprocal() * s, hence its node name.
     record(out, "MulBackward0", "div", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {-(g * c.saved(1)) / c.saved(0)};  // d(s/a)/da = -(s/a)/a
-    });
+    }, [&a, &out](const tensor_list& t) { return -(t[0] * out) / a; });
   return out;
 }
 
@@ -144,7 +154,8 @@ Tensor neg(const Tensor& a) {
   AG_CHECK(a.dtype() != kBool, "neg: negation of a bool tensor is not supported; use logical_not");
   Tensor out = is_floating(a.dtype()) ? detail::unary_forward(kernels::UnaryOp::Neg, a) : a * -1.0;
   if (needs_grad(a))
-    record(out, "NegBackward0", "neg", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {-g}; });
+    record(out, "NegBackward0", "neg", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {-g}; },
+           [](const tensor_list& t) { return -t[0]; });
   return out;
 }
 

@@ -63,6 +63,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b))
     record(out, "MmBackward0", "mm", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {c.needs(0) ? mm(g, c.saved(1).t()) : Tensor(), c.needs(1) ? mm(c.saved(0).t(), g) : Tensor()};
+    }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb
+      return detail::fw_add(t[0].defined() ? mm(t[0], b) : Tensor(), t[1].defined() ? mm(a, t[1]) : Tensor());
     });
   return out;
 }
@@ -87,6 +89,12 @@ Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, double beta, 
              if (c.needs(1)) ga = alpha == 1.0 ? mm(g, c.saved(1).t()) : mm(g, c.saved(1).t()) * alpha;
              if (c.needs(2)) gb = alpha == 1.0 ? mm(c.saved(0).t(), g) : mm(c.saved(0).t(), g) * alpha;
              return {c.needs(0) ? (beta == 1.0 ? g : g * beta) : Tensor(), ga, gb};
+           },
+           [&a, &b, alpha, beta](const tensor_list& t) {  // beta·tbias + alpha·(ta·b + a·tb)
+             Tensor p = detail::fw_add(t[1].defined() ? mm(t[1], b) : Tensor(), t[2].defined() ? mm(a, t[2]) : Tensor());
+             if (p.defined() && alpha != 1.0) p = p * alpha;
+             Tensor q = t[0].defined() && beta != 1.0 ? t[0] * beta : t[0];
+             return detail::fw_add(p, q);
            });
   return out;
 }
@@ -130,6 +138,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
     record(out, "BmmBackward0", "bmm", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {c.needs(0) ? bmm(g, c.saved(1).transpose(1, 2)) : Tensor(),
               c.needs(1) ? bmm(c.saved(0).transpose(1, 2), g) : Tensor()};
+    }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb
+      return detail::fw_add(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
     });
   return out;
 }

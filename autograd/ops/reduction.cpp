@@ -102,7 +102,7 @@ Tensor sum_impl(const Tensor& a, const Shape& dims, bool keepdim, const char* op
     Shape in_shape = a.shape();
     record(out, dims.empty() ? "SumBackward0" : "SumBackward1", op, {a}, {}, [in_shape, m, keepdim](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {expand_back(g, in_shape, m, keepdim)};
-    });
+    }, [&dims, keepdim, op](const tensor_list& t) { return sum_impl(t[0], dims, keepdim, op); });
   }
   return out;
 }
@@ -127,15 +127,19 @@ Tensor mean_impl(const Tensor& a, const Shape& dims, bool keepdim) {
     if (m[i]) count *= a.shape()[i];
   AG_CHECK(count > 0, "mean: cannot take the mean over zero elements (shape ", shape_str(a.shape()), ")");
   Tensor s;
+  Tensor out;
   {
     NoGradGuard ng;
+    detail::FwSuspend fs;  // the tangent comes from mean's own rule below
     s = sum_impl(a, dims, keepdim, "mean");
+    out = s / static_cast<double>(count);
   }
-  Tensor out = s / static_cast<double>(count);
   if (needs_grad(a)) {
     Shape in_shape = a.shape();
     record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", "mean", {a}, {}, [in_shape, m, keepdim, count](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {expand_back(g / static_cast<double>(count), in_shape, m, keepdim)};
+    }, [&dims, keepdim, count](const tensor_list& t) {
+      return sum_impl(t[0], dims, keepdim, "mean") / static_cast<double>(count);
     });
   }
   return out;

@@ -92,7 +92,8 @@ Tensor reshape_like_view(const Tensor& a, Shape shape, Shape strides, const char
   Tensor out = make_view(a, std::move(shape), std::move(strides), a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, node, op, {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g.reshape(in)}; });
+    record(out, node, op, {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g.reshape(in)}; },
+           [&out](const tensor_list& t) { return t[0].reshape(out.shape()); });
   }
   return out;
 }
@@ -159,7 +160,7 @@ Tensor permute_as(const Tensor& a, const Shape& dims, const char* node, const ch
   if (needs_grad(a))
     record(out, node, op, {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {g.permute(inverse)};
-    });
+    }, [&dims](const tensor_list& t) { return t[0].permute(dims); });
   return out;
 }
 
@@ -253,7 +254,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     Shape in = a.shape();
     record(out, "ExpandBackward0", "expand", {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {sum_to(g, in)};
-    });
+    }, [&out](const tensor_list& t) { return t[0].expand(out.shape()); });
   }
   return out;
 }
@@ -299,7 +300,7 @@ Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t s
     Shape in = a.shape();
     record(out, "SliceBackward0", "slice", {a}, {}, [in, dim, start, step](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {slice_embed(g, in, dim, start, step)};
-    });
+    }, [dim, start, end, step](const tensor_list& t) { return t[0].slice(dim, start, end, step); });
   }
   return out;
 }
@@ -320,7 +321,7 @@ Tensor select(const Tensor& a, int64_t dim, int64_t index) {
     Shape in = a.shape();
     record(out, "SelectBackward0", "select", {a}, {}, [in, dim, index](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {slice_embed(g.unsqueeze(dim), in, dim, index, 1)};
-    });
+    }, [dim, index](const tensor_list& t) { return t[0].select(dim, index); });
   }
   return out;
 }
