@@ -22,8 +22,10 @@
 //
 // One level at a time (nesting throws ag::Error), as is the common PyTorch use. The level
 // is process-wide (as PyTorch's); ops on other threads propagate tangents too.
-// Not covered: custom ag::Function outputs get no tangent; an in-place op on a view
-// propagates into the view only (not into its base).
+// Custom ag::Function outputs get their tangents by the same generic rule applied to the
+// Function's backward (engine/function.cpp); a backward computed outside autograd (raw
+// loops, once_differentiable) makes forward mode through it an ag::Error naming it.
+// Not covered: an in-place op on a view propagates into the view only (not into its base).
 #pragma once
 
 #include <atomic>
