@@ -522,7 +522,8 @@ TEST(OnceDifferentiable, AnUnrecordedBackwardIsDetectedWhenItsIncomingGradientHa
   EXPECT_LT(max_diff(g, t64({4.0, 32.0})), 1e-12);  // 4x³
   std::string m = error_of([&] { ag::grad({g.sum()}, {x}); });
   EXPECT_NE(m.find("RawCubeBackward"), std::string::npos) << m;
-  // jvp (double vjp) differentiates the backward with respect to its incoming gradient.
+  // jvp differentiates the backward with respect to its incoming gradient (forward mode's
+  // generic rule for a custom Function, as the double-vjp trick does).
   m = error_of([&] { ag::jvp([](const tensor_list& in) { return tensor_list{RawCube::apply(in[0])}; }, {x}, {x}); });
   EXPECT_NE(m.find("RawCubeBackward"), std::string::npos) << m;
   // A custom Function written with ag ops is differentiated twice as usual: 6x.
@@ -530,4 +531,40 @@ TEST(OnceDifferentiable, AnUnrecordedBackwardIsDetectedWhenItsIncomingGradientHa
   EXPECT_NEAR(ag::hessian([](const Tensor& a) { return AgCube::apply(a).sum(); }, y).item<double>(), 9.0, 1e-12);
   Tensor gy = ag::grad({(AgCube::apply(x) * x).sum()}, {x}, {}, std::nullopt, true)[0];
   EXPECT_LT(max_diff(ag::grad({gy.sum()}, {x})[0], x.detach() * x.detach() * 12.0), 1e-12);  // d/dx 4x³
+}
+
+TEST(OnceDifferentiable, JacobianAutoModeChoosesForwardOnlyForFewerInputsThanOutputs) {
+  // Observable through a derivative that only reverse mode can use: forward mode needs
+  // J·t through RawCube, which it gets by differentiating RawCube's backward (forward
+  // mode's generic rule for a custom Function, or the double-vjp trick) — computed outside
+  // autograd, so it throws naming the Function.
+  Tensor x1 = t64({2.0});
+  auto widen = [](const Tensor& a) { return RawCube::apply(a.expand({3}) * 1.0); };  // 1 input, 3 outputs
+  std::string m = error_of([&] { ag::jacobian(widen, x1); });                         // Auto: forward
+  EXPECT_NE(m.find("RawCubeBackward"), std::string::npos) << m;
+  Tensor J = ag::jacobian(widen, x1, ag::JacobianMode::Reverse);
+  EXPECT_LT(max_diff(J, t64({12.0, 12.0, 12.0}, {3, 1})), 1e-12);
+  // 3 inputs, 1 output: Auto picks reverse, which never differentiates the backward.
+  Tensor x3 = t64({1.0, 2.0, 3.0});
+  Tensor J2 = ag::jacobian([](const Tensor& a) { return RawCube::apply(a).sum(); }, x3);
+  EXPECT_LT(max_diff(J2, t64({3.0, 12.0, 27.0})), 1e-12);
+  // Square Jacobians (n == m) go to reverse as well.
+  Tensor J3 = ag::jacobian([](const Tensor& a) { return RawCube::apply(a); }, x3);
+  EXPECT_LT(max_diff(J3, ag::eye(3, kF64) * t64({3.0, 12.0, 27.0})), 1e-12);
+}
+
+TEST(HigherOrder, HessianAndHvpWithCreateGraphGiveThirdDerivatives) {
+  // f = sum(x⁴)/12: H = diag(x²), d/dx sum(H) = 2x; H·v = x²v, d/dx sum(x² v) = 2xv.
+  Tensor x = t64({0.5, -1.0, 2.0});
+  x.requires_grad_(true);
+  auto f = [](const Tensor& a) { return ag::pow(a, 4.0).sum() / 12.0; };
+  Tensor H = ag::hessian(f, x, /*create_graph=*/true);
+  ASSERT_TRUE(H.requires_grad());
+  EXPECT_LT(max_diff(H, ag::eye(3, kF64) * (x.detach() * x.detach())), 1e-12);
+  EXPECT_LT(max_diff(ag::grad({H.sum()}, {x})[0], x.detach() * 2.0), 1e-12);
+  Tensor v = t64({1.0, 2.0, -1.0});
+  auto [y, hv] = ag::hvp([&](const tensor_list& in) { return f(in[0]); }, {x}, {v}, /*create_graph=*/true);
+  ASSERT_TRUE(hv[0].requires_grad());
+  EXPECT_LT(max_diff(ag::grad({hv[0].sum()}, {x})[0], x.detach() * v * 2.0), 1e-12);
+  EXPECT_FALSE(x.grad().defined());
 }
