@@ -15,6 +15,7 @@
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/reference.hpp"
+#include "kernels/scalar_ops.hpp"
 #include "kernels/softmax.hpp"
 
 namespace k = ag::kernels;
@@ -655,4 +656,30 @@ TYPED_TEST(Kernels, CrossEntropyExtremeAndNonFinite) {
     EXPECT_TRUE(std::isnan(loss[1]) && std::isnan(want[1]));
     EXPECT_NEAR(loss[2], std::log(17.0), 8 * kEps<T>);
   }
+}
+
+// Signed integer arithmetic wraps on overflow (as PyTorch's integer kernels do) instead of
+// being undefined; INT64_MIN / -1 does not trap. (fuzz_ops: crash-int64-add-overflow.)
+TEST(KernelsInt64, OverflowWraps) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  const std::vector<int64_t> a = {kMax, kMin, kMin, 3, -2, 7, 3};
+  const std::vector<int64_t> b = {1, 1, -1, kMax, 63, -1, 41};
+  auto run = [&](k::BinaryOp op) {
+    std::vector<int64_t> out(a.size());
+    k::binary<int64_t>(op, a.data(), 1, b.data(), 1, out.data(), static_cast<int64_t>(a.size()));
+    return out;
+  };
+  EXPECT_EQ(run(k::BinaryOp::Add)[0], kMin);      // MAX + 1
+  EXPECT_EQ(run(k::BinaryOp::Sub)[1], kMax);      // MIN - 1
+  EXPECT_EQ(run(k::BinaryOp::Mul)[3], kMax - 2);  // 3 MAX = 2^64 + MAX - 2 (mod 2^64)
+  EXPECT_EQ(run(k::BinaryOp::Div)[2], kMin);      // MIN / -1 wraps to MIN
+  EXPECT_EQ(run(k::BinaryOp::Div)[5], -7);
+  EXPECT_EQ(run(k::BinaryOp::Pow)[4], kMin);      // (-2)^63 is exactly MIN
+  EXPECT_EQ(run(k::BinaryOp::Pow)[6], static_cast<int64_t>(18026252303461234787ULL));  // 3^41 mod 2^64
+  EXPECT_EQ(k::scalar::unary<int64_t>(k::UnaryOp::Neg, kMin), kMin);
+  EXPECT_EQ(k::scalar::unary<int64_t>(k::UnaryOp::Abs, kMin), kMin);
+  EXPECT_EQ(k::scalar::unary<int64_t>(k::UnaryOp::Square, int64_t{1} << 32), 0);
+  // Through the ops: int64 tensors.
+  EXPECT_EQ((ag::tensor({kMax}, ag::TensorOptions(ag::kInt64)) + 1).item<int64_t>(), kMin);
+  EXPECT_EQ((-ag::tensor({kMin}, ag::TensorOptions(ag::kInt64))).item<int64_t>(), kMin);
 }

@@ -10,8 +10,38 @@
 
 namespace ag::kernels::scalar {
 
+// Signed integers wrap on overflow, as PyTorch's integer kernels do: the arithmetic runs in
+// the unsigned type (defined modulo 2^n) and converts back (defined in C++20). Plain
+// int64 + - * on overflowing values is undefined behaviour, and INT64_MIN / -1 traps.
+template <class T>
+constexpr bool kWraps = std::is_integral_v<T> && std::is_signed_v<T>;
+
+template <class T>
+inline T wrap_pow(T a, T b) {
+  using U = std::make_unsigned_t<T>;
+  if (b < 0) return a == 1 ? T(1) : a == -1 ? (b % 2 ? T(-1) : T(1)) : T(0);  // integer quotient
+  U r = 1, x = static_cast<U>(a);
+  for (auto e = static_cast<U>(b); e; e >>= 1, x *= x)
+    if (e & 1) r *= x;
+  return static_cast<T>(r);
+}
+
 template <class T>
 inline T binary(BinaryOp op, T a, T b) {
+  if constexpr (kWraps<T>) {
+    using U = std::make_unsigned_t<T>;
+    switch (op) {
+      case BinaryOp::Add: return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+      case BinaryOp::Sub: return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+      case BinaryOp::Mul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+      case BinaryOp::Div:
+        if (b == 0) return T(0);
+        if (b == -1) return static_cast<T>(U(0) - static_cast<U>(a));  // MIN / -1 wraps to MIN
+        return a / b;
+      case BinaryOp::Pow: return wrap_pow(a, b);
+      default: break;  // max, min: no overflow
+    }
+  }
   switch (op) {
     case BinaryOp::Add: return a + b;
     case BinaryOp::Sub: return a - b;
@@ -46,6 +76,15 @@ inline T unary(UnaryOp op, T x) {
       case UnaryOp::Reciprocal: return T(1) / x;
     }
   } else {
+    if constexpr (kWraps<T>) {
+      using U = std::make_unsigned_t<T>;
+      switch (op) {
+        case UnaryOp::Neg: return static_cast<T>(U(0) - static_cast<U>(x));  // -MIN wraps to MIN
+        case UnaryOp::Abs: return x < 0 ? static_cast<T>(U(0) - static_cast<U>(x)) : x;
+        case UnaryOp::Square: return static_cast<T>(static_cast<U>(x) * static_cast<U>(x));
+        default: break;
+      }
+    }
     switch (op) {
       case UnaryOp::Neg: return -x;
       case UnaryOp::Abs: return x < 0 ? -x : x;
