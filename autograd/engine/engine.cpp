@@ -63,6 +63,7 @@
 #include <tbb/task_group.h>
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -87,6 +88,33 @@ namespace {
 
 std::atomic<uint64_t> g_next_walk_id{1};
 std::atomic<int64_t> g_inline_work{int64_t{1} << 15};
+std::atomic<bool> g_anomaly{false};  // Note [Anomaly detection]
+
+// Note [Anomaly detection]
+// With anomaly detection on (ag::DetectAnomalyGuard), every gradient a node returns is
+// scanned for NaN and Inf before deliver() hands it on; a bad one throws, and the throw
+// takes the path of Note [Errors in backward]: the gradient reaches no inbox and no
+// .grad(). execute() reads the mode once, so off costs one relaxed load per backward.
+template <class T>
+int non_finite(const T* p, int64_t n) {  // 1: a NaN, 2: an Inf (the first found), 0: none
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return std::isnan(p[i]) ? 1 : 2;
+  return 0;
+}
+
+void check_anomaly(const Node& n, const tensor_list& out) {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const Tensor& g = out[i];
+    if (!g.defined() || !g.is_floating_point() || g.numel() == 0) continue;
+    const Tensor c = g.is_contiguous() ? g : g.contiguous();
+    const int bad = c.dtype() == Dtype::Float64 ? non_finite(c.data_ptr<double>(), c.numel())
+                                                : non_finite(c.data_ptr<float>(), c.numel());
+    if (bad)
+      fail("Function '", n.name(), "' returned ", bad == 1 ? "nan" : "inf", " values in its ", i,
+           "th output (created by the forward op '", n.forward_op(), "'); anomaly detection is on");
+  }
+}
 
 // Node* -> task index, open addressing: one allocation for the whole walk, not one per node.
 class NodeIndex {
@@ -251,6 +279,7 @@ struct GraphTask {
   int64_t work = 0;
   int64_t work_enough = inline_work();
 
+  bool anomaly = false;                 // Note [Anomaly detection]
   std::atomic<uint64_t> published{0};  // Note [Happens-before across tasks]
   std::mutex error_mutex;
   std::exception_ptr error;
@@ -502,6 +531,7 @@ struct GraphTask {
     if (out.size() != k.out_count)
       fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", k.out_count, ", got ",
            out.size(), ")");
+    if (anomaly) check_anomaly(n, out);
     deliver<Parallel>(k, &n, out.data(), ready);
   }
 
@@ -619,6 +649,7 @@ tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, b
   GraphTask g(*lease);
   g.keep_graph = keep_graph;
   g.create_graph = create_graph;
+  g.anomaly = g_anomaly.load(std::memory_order_relaxed);
   g.heads = root_grads;
   g.captured.resize(captures.size());
   g.walk(roots);
@@ -648,3 +679,8 @@ tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, b
 }
 
 }  // namespace ag::engine
+
+namespace ag {
+void set_detect_anomaly(bool on) { engine::g_anomaly.store(on, std::memory_order_relaxed); }
+bool is_anomaly_enabled() { return engine::g_anomaly.load(std::memory_order_relaxed); }
+}  // namespace ag

@@ -200,6 +200,31 @@ class AutoGradMode {
   bool prev_;
 };
 
+// ---- anomaly detection ---------------------------------------------------------------
+// While on, a backward checks every gradient a node returns, before it is handed on: one
+// containing NaN or Inf makes the backward throw ag::Error naming the node and the forward
+// op that recorded it ("Function 'SqrtBackward0' returned nan values in its 0th output
+// (created by the forward op 'sqrt')"). The mode is process-wide, as PyTorch's
+// AnomalyMode; each backward reads it once when it starts. Off (the default), it costs
+// that one relaxed load. PyTorch checks NaN only; this checks Inf as well.
+// What an interrupted backward leaves: the bad gradient reaches no node or .grad(); a
+// leaf whose accumulator ran before the error keeps its (whole) new gradient, as in
+// PyTorch; with several threads, which other branches had finished is up to the schedule.
+void set_detect_anomaly(bool on);
+bool is_anomaly_enabled();
+
+// RAII: anomaly detection on while it lives (restores the previous mode).
+class DetectAnomalyGuard {
+ public:
+  DetectAnomalyGuard() : prev_(is_anomaly_enabled()) { set_detect_anomaly(true); }
+  ~DetectAnomalyGuard() { set_detect_anomaly(prev_); }
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // ---- running backward ------------------------------------------------------------------
 // Gradients of `outputs` with respect to `inputs`, returned instead of accumulated.
 tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const tensor_list& grad_outputs = {},
