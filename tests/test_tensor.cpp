@@ -10,7 +10,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "tensor/allocator.hpp"
 
 namespace {
 
@@ -567,4 +570,33 @@ TEST(Print, Summarised) {
   EXPECT_EQ(str(ag::zeros({1001, 2})),
             "tensor([[0., 0.],\n        [0., 0.],\n        [0., 0.],\n        ...,\n        [0., 0.],\n"
             "        [0., 0.],\n        [0., 0.]])");
+}
+
+// A tensor freed by a thread_local destructor that runs after the allocator's per-thread
+// cache was destroyed (thread_locals die in reverse order of construction; a static's
+// tensor freed after main returns is the same case) must go to the shared cache, not
+// into the destroyed one: that wrote into freed memory and corrupted the heap at exit.
+namespace {
+struct LateHolder {
+  ag::Tensor t;
+  ~LateHolder() { t = ag::Tensor(); }  // runs after this thread's allocator cache is gone
+};
+}  // namespace
+
+TEST(TensorLifetime, FreedAfterThreadCacheIsDestroyed) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the caching allocator is off under sanitizers";
+#else
+  ag::detail::empty_cache();
+  const uint64_t before = ag::detail::allocator_stats().cached_bytes;
+  std::thread th([] {
+    thread_local LateHolder holder;  // constructed first, so destroyed last
+    ag::Tensor warm = ag::ones({7});  // first use of the allocator: its cache is constructed now
+    warm = ag::Tensor();
+    holder.t = ag::ones({1000});  // 4000 bytes: a 4 KiB class the per-thread cache takes
+  });
+  th.join();
+  // The buffer reached the shared cache (it was lost in the dead per-thread cache before).
+  EXPECT_GE(ag::detail::allocator_stats().cached_bytes, before + 4096);
+#endif
 }

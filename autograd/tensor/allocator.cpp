@@ -64,6 +64,14 @@ struct ThreadCache {
 };
 
 thread_local ThreadCache t_cache;
+// Whether this thread's t_cache was destroyed. A thread's thread_locals are destroyed
+// before the static objects of the program, so a tensor freed by a static destructor
+// after main returns would push into a destroyed vector (heap corruption at exit). This
+// flag is trivially destructible, so it stays readable to the very end; once it is set,
+// buffers bypass the per-thread cache.
+thread_local bool t_cache_dead = false;
+
+ThreadCache* thread_cache() { return t_cache_dead ? nullptr : &t_cache; }
 
 size_t size_class(size_t n) {
   size_t c = kMinClass;
@@ -125,8 +133,9 @@ void* cached_alloc(size_t nbytes, size_t* capacity) {
     return system_alloc(*capacity);
   }
   *capacity = size_t{1} << cls;
-  if (cls <= kThreadMaxClass) {
-    auto& mine = t_cache.bins[cls];
+  ThreadCache* tc = cls <= kThreadMaxClass ? thread_cache() : nullptr;
+  if (tc) {
+    auto& mine = tc->bins[cls];
     if (!mine.empty()) {
       void* p = mine.back();
       mine.pop_back();
@@ -154,9 +163,10 @@ void cached_free(void* p, size_t capacity) {
   const size_t cls = size_class(capacity);
   if (c.enabled && cls <= kMaxClass && (size_t{1} << cls) == capacity &&
       c.cached.load(std::memory_order_relaxed) + capacity <= c.limit) {
-    if (cls <= kThreadMaxClass && t_cache.bins[cls].size() < kThreadSlots) {
-      if (t_cache.bins[cls].capacity() == 0) t_cache.bins[cls].reserve(kThreadSlots);
-      t_cache.bins[cls].push_back(p);
+    ThreadCache* tc = cls <= kThreadMaxClass ? thread_cache() : nullptr;
+    if (tc && tc->bins[cls].size() < kThreadSlots) {
+      if (tc->bins[cls].capacity() == 0) tc->bins[cls].reserve(kThreadSlots);
+      tc->bins[cls].push_back(p);
       return;
     }
     Bin& b = c.bins[cls];
@@ -170,6 +180,7 @@ void cached_free(void* p, size_t capacity) {
 
 // A thread that ends hands its buffers to the shared bins.
 ThreadCache::~ThreadCache() {
+  t_cache_dead = true;
   Cache& c = cache();
   for (size_t cls = 0; cls <= kThreadMaxClass; ++cls) {
     if (bins[cls].empty()) continue;
@@ -209,10 +220,11 @@ AllocatorStats allocator_stats() {
 
 void empty_cache() {
   Cache& c = cache();
-  for (auto& mine : t_cache.bins) {  // this thread's cache; other threads keep theirs
-    for (void* p : mine) raw_free(p);
-    mine.clear();
-  }
+  if (ThreadCache* tc = thread_cache())
+    for (auto& mine : tc->bins) {  // this thread's cache; other threads keep theirs
+      for (void* p : mine) raw_free(p);
+      mine.clear();
+    }
   for (auto& b : c.bins) {
     std::lock_guard<SpinLock> l(b.lock);
     for (void* p : b.free) raw_free(p);
