@@ -214,19 +214,34 @@ tensor_list AccumulateGrad::apply_one(Tensor&& grad) {
   }
   if (!g.defined()) return {};
   detail::TensorImpl& leaf = *leaf_;
+  if (GradMode::is_enabled()) {
+    // create_graph: the gradient keeps its history, and the sum records a node whose
+    // edges come from gradient_edge(), which takes a leaf's grad_lock — this leaf's own
+    // when it is a term (x.backward(x, create_graph) with x.grad() set). So the sum is
+    // made outside the lock, and published only if no other accumulation replaced the
+    // gradient meanwhile (else it is made again from the newer one).
+    // A first gradient that someone else can see is cloned (differentiably, as PyTorch
+    // does): .grad() must not alias a tensor the user holds, nor the leaf itself.
+    std::shared_ptr<detail::TensorImpl> seen;
+    const auto& gi = g.impl_ptr();
+    const bool unique = gi.use_count() == 1 && gi->storage.use_count() == 1;
+    for (;;) {
+      Tensor sum = seen ? Tensor(seen) + g : unique ? g : g.clone();
+      std::lock_guard<detail::SpinLock> lock(leaf.grad_lock);
+      if (leaf.grad == seen) {
+        leaf.grad = sum.impl_ptr();
+        return {};
+      }
+      seen = leaf.grad;
+    }
+  }
   std::lock_guard<detail::SpinLock> lock(leaf.grad_lock);
   if (!leaf.grad) {
-    if (GradMode::is_enabled()) {
-      leaf.grad = g.impl_ptr();  // create_graph: the gradient keeps its history
-    } else {
-      // Steal the buffer when nobody else can see it; copy otherwise, so .grad() never
-      // aliases a tensor the user holds.
-      const auto& gi = g.impl_ptr();
-      bool unique = gi.use_count() == 1 && gi->storage.use_count() == 1 && !gi->grad_fn && g.is_contiguous();
-      leaf.grad = unique ? gi : g.clone().impl_ptr();
-    }
-  } else if (GradMode::is_enabled()) {
-    leaf.grad = (Tensor(leaf.grad) + g).impl_ptr();
+    // Steal the buffer when nobody else can see it; copy otherwise, so .grad() never
+    // aliases a tensor the user holds.
+    const auto& gi = g.impl_ptr();
+    bool unique = gi.use_count() == 1 && gi->storage.use_count() == 1 && !gi->grad_fn && g.is_contiguous();
+    leaf.grad = unique ? gi : g.clone().impl_ptr();
   } else {
     Tensor(leaf.grad).add_(g);
   }
