@@ -86,8 +86,9 @@ struct Options {
 // server up to 2^28 TSC ticks ≈ 0.1 s, though it yields the core while it spins). When
 // the blocks alternate, the first moments of one library's block can share the cores with
 // the other's spinning workers — a cost neither pays in a real training loop. --settle-ms
-// sleeps between blocks to let them park; measured on this machine it moved no ratio
-// beyond the run-to-run noise, so the default is 0 (see bench/README.md).
+// sleeps between blocks to let them park. In runs alternating 0 and 200 ms on the shared
+// machine (load 6) the ratios moved both ways by no more than between two runs with the
+// same setting, so the default is 0; use it when a quiet machine shows a difference.
 
 // Note [libgomp and OpenBLAS]: Debian's libtorch runs elementwise ops on libgomp's pool and
 // GEMMs on OpenBLAS's pthread pool: two sets of threads. By default an idle libgomp worker
