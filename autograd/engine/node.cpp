@@ -157,11 +157,20 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
     data_ = t.detach();
     weak_fn_ = t.grad_fn();
     output_nr_ = t.output_nr();
-  } else {
-    // The input itself, as PyTorch keeps it: no copy. A leaf's gradients must reach that
-    // leaf's accumulator; a later in-place change of t (which rebases its history)
-    // bumps the version, and unpack refuses it.
+  } else if (t.is_leaf() && t.requires_grad()) {
+    // A leaf that requires grad, by handle: its gradients must reach that leaf's
+    // accumulator, which is found through the handle. (It cannot be the target of a
+    // recorded in-place op, so it never takes a history that leads back here.)
     data_ = t;
+  } else {
+    // Anything else by its data and the history it has now, as PyTorch keeps a saved
+    // input: by handle, a tensor that an in-place op later rebases (x.div_(x), or
+    // x.add_(y) with y computed from x) would point to a node that saves that same handle:
+    // a cycle that is never freed. A later in-place change bumps the shared version, and
+    // unpack refuses it.
+    data_ = t.detach();
+    fn_ = t.grad_fn();
+    output_nr_ = t.output_nr();
   }
 }
 
@@ -180,6 +189,7 @@ Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
   if (is_output_ && with_history) {
     if (auto fn = weak_fn_.lock()) return shallow_copy(data_, std::move(fn), output_nr_);
   }
+  if (fn_ && with_history) return shallow_copy(data_, fn_, output_nr_);
   return data_;
 }
 

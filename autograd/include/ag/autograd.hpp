@@ -65,12 +65,13 @@ class SavedVariable {
   // with_history=false skips giving a saved output its grad_fn back (a new handle): for
   // backward formulas run without create_graph, which record nothing.
   Tensor unpack(const Node* owner, bool with_history = true) const;
-  void reset() { data_ = Tensor(); weak_fn_.reset(); was_reset_ = true; }
+  void reset() { data_ = Tensor(); weak_fn_.reset(); fn_.reset(); was_reset_ = true; }
   bool defined() const { return data_.defined(); }
 
  private:
   Tensor data_;
   std::weak_ptr<Node> weak_fn_;  // outputs only
+  std::shared_ptr<Node> fn_;     // inputs with history (kept by data + grad_fn, not by handle)
   uint32_t output_nr_ = 0;
   uint32_t version_ = 0;
   bool is_output_ = false;
