@@ -503,10 +503,7 @@ class Program {
 
   void backward() {
     const Tensor root = pick();
-    Tensor g = in_.ConsumeBool() ? pick() : Tensor();
-    // A gradient that requires grad may reach a leaf's accumulator as itself, and adding a
-    // leaf to its own grad under create_graph deadlocks (a known bug, see fuzz/README.md).
-    if (skip_known_ && g.defined()) g = g.detach();
+    const Tensor g = in_.ConsumeBool() ? pick() : Tensor();
     const bool retain = in_.ConsumeBool(), create = in_.ConsumeIntegralInRange<int>(0, 3) == 0;
     const int k = in_.ConsumeIntegralInRange<int>(0, 3);
     const Tensor input = pick();
@@ -573,10 +570,6 @@ class Program {
 
   FuzzedDataProvider in_;
   const bool trace_ = std::getenv("AG_FUZZ_TRACE") != nullptr;  // print each op (to replay a finding)
-  // AG_FUZZ_SKIP_KNOWN=1 steers around the known bugs whose fixes are due in files other
-  // changes own (fuzz/README.md, "Open"): a create_graph gradient that is the leaf itself
-  // deadlocks (and scripts/fuzz.sh turns leak detection off for the in-place reference cycle).
-  const bool skip_known_ = std::getenv("AG_FUZZ_SKIP_KNOWN") != nullptr;
   std::vector<Tensor> pool_;
   std::vector<Tensor> seen_;  // every tensor the program touched, to drop their grads at the end
   size_t next_ = 0;
