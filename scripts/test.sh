@@ -10,7 +10,6 @@
 #   AG_JOBS=N scripts/test.sh                  build with N jobs (default 2)
 #   AG_STEPS="release tsan" scripts/test.sh    run only these steps (default: all four)
 #   AG_FUZZ_SECONDS=S scripts/test.sh          seconds per fuzz target (default 60)
-#   AG_FUZZ_SKIP_KNOWN=0 scripts/test.sh       fuzz without steering around open findings
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
@@ -70,13 +69,7 @@ if want fuzz; then
   t0=$SECONDS
   seconds="${AG_FUZZ_SECONDS:-60}"
   echo "== fuzz: every target for ${seconds} s =="
-  # fuzz_ops steers around the findings still open in fuzz/README.md ("Open"); their
-  # inputs stay in fuzz/corpus, and AG_FUZZ_SKIP_KNOWN=0 scripts/test.sh runs into them.
-  if [[ "${AG_FUZZ_SKIP_KNOWN:-1}" == 0 ]]; then
-    env -u AG_FUZZ_SKIP_KNOWN AG_JOBS="$jobs" scripts/fuzz.sh "$seconds" || failed+=("fuzz")
-  else
-    AG_FUZZ_SKIP_KNOWN=1 AG_JOBS="$jobs" scripts/fuzz.sh "$seconds" || failed+=("fuzz")
-  fi
+  AG_JOBS="$jobs" scripts/fuzz.sh "$seconds" || failed+=("fuzz")
   took fuzz "$t0"
 fi
 
