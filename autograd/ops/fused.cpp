@@ -22,6 +22,7 @@
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
 #include "ops/iter.hpp"
+#include "ops/gemm_operand.hpp"
 #include "ops/record.hpp"
 #include "tensor/make.hpp"
 
@@ -117,23 +118,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, LossReduction r
 
 namespace {
 
-// A 2-D operand as GEMM sees it (as in linalg.cpp): pointer, leading dimension, transposed.
-struct Operand {
-  Tensor keep;  // holds the storage (a copy when the strides fit neither layout)
-  const void* ptr;
-  int64_t ld;
-  bool trans;
-};
-
-Operand as_operand(const Tensor& m) {
-  const int64_t r = m.size(0), c = m.size(1);
-  const Shape& st = m.strides();
-  const void* p = m.unsafeGetTensorImpl()->raw_data();
-  if ((c == 1 || st[1] == 1) && (r == 1 || st[0] >= c)) return {m, p, r == 1 ? c : st[0], false};
-  if ((r == 1 || st[0] == 1) && (c == 1 || st[1] >= r)) return {m, p, c == 1 ? r : st[1], true};
-  Tensor cm = m.contiguous();
-  return {cm, cm.unsafeGetTensorImpl()->raw_data(), c, false};
-}
+using Operand = detail::GemmOperand;
+constexpr auto as_operand = detail::as_gemm_operand;
 
 kernels::GemmActivation gemm_act(Activation a) {
   switch (a) {
