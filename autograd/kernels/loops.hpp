@@ -19,14 +19,20 @@ void for_each_row(const std::vector<int64_t>& shape, const std::array<const int6
   std::vector<std::array<int64_t, K>> st;
   size.reserve(shape.size());
   st.reserve(shape.size());
+  for (int64_t n : shape)
+    if (n == 0) return;  // nothing to visit (and the other sizes may be huge: [2^63 - 1, 3, 0])
   for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 0) return;  // nothing to visit
     if (shape[d] == 1) continue;
     std::array<int64_t, K> s{};
     for (size_t k = 0; k < K; ++k) s[k] = strides[k][d];
     if (!size.empty()) {
       bool merge = true;
-      for (size_t k = 0; k < K; ++k) merge &= st.back()[k] == s[k] * shape[d];
+      for (size_t k = 0; k < K; ++k) {
+        // A view's strides may be huge (a dimension of size 1 takes any stride): the
+        // product is compared only when it does not overflow.
+        int64_t span;
+        merge &= !__builtin_mul_overflow(s[k], shape[d], &span) && st.back()[k] == span;
+      }
       if (merge) {
         size.back() *= shape[d];
         st.back() = s;
