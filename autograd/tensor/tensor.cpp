@@ -19,21 +19,11 @@ Tensor make_tensor(const Shape& shape, Dtype dtype) {
   auto impl = make_pooled<TensorImpl>();
   // The element count, the strides and the byte size must not overflow: a wrapped product
   // would give a tiny buffer behind a huge shape, and every later access would run off
-  // its end. A stride is the product of the later sizes with zeros counted as ones, so
-  // those products are checked; the first size only multiplies the element count, which
-  // is 0 when any size is 0 (PyTorch makes an empty [2^63 - 1, 0] too; a view op could
-  // already make one, and clone() of it must not fail).
+  // its end. The strides multiply the sizes with zeros counted as ones, so check that.
   const int64_t max_elems = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(element_size(dtype));
-  const int64_t n = static_cast<int64_t>(shape.size());
-  bool empty_shape = false;
+  int64_t span = 1;
   for (int64_t d : shape) {
     AG_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
-    empty_shape = empty_shape || d == 0;
-  }
-  int64_t span = 1;
-  for (int64_t i = n - 1; i >= 0; --i) {
-    const int64_t d = shape[i];
-    if (i == 0 && empty_shape) break;  // no element: the first size sets no stride
     AG_CHECK(d <= 1 || span <= max_elems / d, "empty: shape ", shape_str(shape),
              " has too many elements (the size in bytes overflows)");
     span *= std::max<int64_t>(d, 1);
