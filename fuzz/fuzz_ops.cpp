@@ -15,6 +15,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "fuzz_util.hpp"
@@ -149,14 +150,18 @@ class Program {
     else pool_[next_++ % kPool] = t;
   }
 
+  // Which of an op family's variants runs (0..last); the trace names it.
+  int variant(int last) { return variant_ = in_.ConsumeIntegralInRange<int>(0, last); }
+
   // Runs `op` on `operands`: ag::Error is allowed, and then every operand must be as it was.
   template <class Op>
   void call(const char* name, std::initializer_list<Tensor> operands, Op&& op) {
     std::vector<ag_fuzz::Snapshot> snaps;
     for (const Tensor& t : operands) snaps.emplace_back(t);
     ag::AutoGradMode mode(grad_enabled_);
+    const int variant = std::exchange(variant_, -1);
     if (trace_) {
-      std::fprintf(stderr, "op %s (grad mode %d):", name, grad_enabled_ ? 1 : 0);
+      std::fprintf(stderr, "op %s #%d (grad mode %d):", name, variant, grad_enabled_ ? 1 : 0);
       for (const Tensor& t : operands)
         std::fprintf(stderr, " %s", t.defined() ? (ag::shape_str(t.shape()) + ag::dtype_name(t.dtype()) +
                                                    (t.requires_grad() ? "+grad" : "")).c_str() : "undef");
@@ -255,7 +260,7 @@ class Program {
   void unary() {
     const Tensor a = pick();
     Tensor r;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 16);
+    const int k = variant(16);
     const double s = scalar();
     std::optional<double> lo, hi;
     if (in_.ConsumeBool()) lo = scalar();
@@ -287,7 +292,7 @@ class Program {
   void binary() {
     const Tensor a = pick(), b = pick();
     Tensor r;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 20);
+    const int k = variant(20);
     const double alpha = scalar();
     call("binary", {a, b}, [&] {
       switch (k) {
@@ -326,7 +331,7 @@ class Program {
     const Tensor a = pick();
     const double s = scalar();
     Tensor r;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 11);
+    const int k = variant(11);
     call("scalar", {a}, [&] {
       switch (k) {
         case 0: r = a + s; break;
@@ -354,7 +359,7 @@ class Program {
     for (int i = in_.ConsumeIntegralInRange<int>(0, 3); i > 0; --i) dims.push_back(dim_arg());
     const ag::Shape to = shape_arg();
     Tensor r, r2;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 16);
+    const int k = variant(16);
     call("reduction", {a}, [&] {
       switch (k) {
         case 0: r = a.sum(); break;
@@ -387,7 +392,7 @@ class Program {
     const ag::Shape s = shape_arg();
     const Tensor idx = pick();
     Tensor r;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 19);
+    const int k = variant(19);
     call("shape", {a, idx}, [&] {
       switch (k) {
         case 0: r = a.reshape(s); break;
@@ -433,7 +438,7 @@ class Program {
     const Tensor a = pick(), b = pick(), c = pick();
     const double beta = scalar(), alpha = scalar();
     Tensor r;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 5);
+    const int k = variant(5);
     call("linalg", {a, b, c}, [&] {
       switch (k) {
         case 0: r = ag::dot(a, b); break;
@@ -460,7 +465,7 @@ class Program {
     Tensor a = pick();
     const Tensor b = pick();
     const double s = scalar();
-    const int k = in_.ConsumeIntegralInRange<int>(0, 16);
+    const int k = variant(16);
     call("in-place", {a, b}, [&] {
       switch (k) {
         case 0: a.add_(b, s); break;
@@ -488,7 +493,7 @@ class Program {
     const Tensor x = pick(), y = pick();
     const ag::nn::Reduction red = reduction_arg();
     Tensor r;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 4);
+    const int k = variant(4);
     call("loss", {x, y}, [&] {
       switch (k) {
         case 0: r = F::mse_loss(x, y, red); break;
@@ -505,7 +510,7 @@ class Program {
     const Tensor root = pick();
     const Tensor g = in_.ConsumeBool() ? pick() : Tensor();
     const bool retain = in_.ConsumeBool(), create = in_.ConsumeIntegralInRange<int>(0, 3) == 0;
-    const int k = in_.ConsumeIntegralInRange<int>(0, 3);
+    const int k = variant(3);
     const Tensor input = pick();
     std::vector<Tensor> grads;
     call("backward", {root, g, input}, [&] {
@@ -530,7 +535,7 @@ class Program {
     const Tensor a = pick();
     // Detached, so that a hook never holds the graph that holds the hook (a cycle).
     const Tensor replacement = in_.ConsumeBool() ? pick().detach() : Tensor();
-    const int k = in_.ConsumeIntegralInRange<int>(0, 2);
+    const int k = variant(2);
     call("register_hook", {a}, [&] {
       if (k == 0) a.register_hook([replacement](const Tensor&) { return replacement; });
       else if (k == 1) a.register_hook([](const Tensor& g) { return g * 2.0; });
@@ -540,7 +545,7 @@ class Program {
 
   void misc() {
     const Tensor a = pick();
-    const int k = in_.ConsumeIntegralInRange<int>(0, 4);
+    const int k = variant(4);
     call("misc", {a}, [&] {
       switch (k) {
         case 0: { std::ostringstream os; os << a; break; }
@@ -573,6 +578,7 @@ class Program {
   std::vector<Tensor> pool_;
   std::vector<Tensor> seen_;  // every tensor the program touched, to drop their grads at the end
   size_t next_ = 0;
+  int variant_ = -1;  // the variant of the op family now running, for the trace
   bool grad_enabled_ = true;
 };
 

@@ -398,6 +398,20 @@ std::vector<Case> build_cases() {
     Tensor t = ag::ones({0, 4});
     return Trial{[=] { t.reshape({5, std::numeric_limits<int64_t>::max() - 1, 0}); }, {t}};
   });
+  // fuzz/corpus/fuzz_ops/crash-empty-huge-dim-beside-zero: a view of shape [2^63 - 1, 0]
+  // was made, and its clone() then refused that shape.
+  add("ops", "fuzz: view of an empty tensor to a size whose bytes overflow beside a 0", {"view", "[9223372036854775807, 0]", "zeros counted as ones"}, [] {
+    Tensor t = ag::ones({0});
+    return Trial{[=] { t.view({std::numeric_limits<int64_t>::max(), 0}); }, {t}};
+  });
+  add("ops", "fuzz: reshape of an empty tensor to a size whose bytes overflow beside a 0", {"reshape", "[0, 4611686018427387904]", "overflows int64"}, [] {
+    Tensor t = ag::ones({0, 2});
+    return Trial{[=] { t.reshape({0, int64_t{1} << 62}); }, {t}};
+  });
+  add("ops", "fuzz: expand of a 0-dim tensor to a huge size beside a 0", {"expand", "[9223372036854775807, 0]", "zeros counted as ones"}, [] {
+    Tensor t = ag::scalar_tensor(1.0);
+    return Trial{[=] { t.expand({std::numeric_limits<int64_t>::max(), 0}); }, {t}};
+  });
   add("ops", "view of an empty tensor with -1 and a 0", {"view", "[0, -1]"}, [] {
     Tensor t = ag::ones({0, 4});
     return Trial{[=] { t.view({0, -1}); }, {t}};
@@ -1363,6 +1377,60 @@ TEST(FuzzRegressions, InPlaceWithItselfLeavesNoCycle) {
   }
   EXPECT_FALSE(leaked) << "an in-place op whose operand is (or was computed from) its own target leaves a "
                           "node -> saved tensor -> node cycle";
+}
+
+// fuzz_ops (LeakSanitizer, leak-leaf-loses-requires-grad): a leaf used in a graph, then
+// x.requires_grad_(false) and x.add_(y) with y computed from x: x's new history leads to
+// x's accumulator, which held x by handle (and so did a node that saved x): a cycle that
+// never freed. Fixed in the engine: AccumulateGrad and a saved leaf hold the leaf weakly.
+TEST(FuzzRegressions, LeafThatLosesRequiresGradAndTakesHistoryLeavesNoCycle) {
+  std::weak_ptr<ag::Node> add_node, mul_node;
+  {
+    Tensor x = ag::ones({3}, kGrad);
+    Tensor y = x + 1.0;  // y -> AddBackward -> x's accumulator
+    x.requires_grad_(false);
+    x.add_(y);
+    add_node = x.grad_fn();
+    Tensor z = ag::ones({3}, kGrad);
+    Tensor w = z * z;  // MulBackward saves z
+    z.requires_grad_(false);
+    z.mul_(w);
+    mul_node = z.grad_fn();
+    // As in PyTorch, backward through y then refuses to accumulate into x, which is no
+    // longer a leaf; and a leaf that only stopped requiring grad takes no gradient.
+    const std::string e = error_of([&] { y.sum().backward(); });
+    EXPECT_NE(e.find("AccumulateGrad: the leaf of shape [3] has been moved into the graph interior"), std::string::npos) << e;
+    Tensor v = ag::ones({2}, kGrad);
+    Tensor u = (v * v).sum();
+    v.requires_grad_(false);
+    u.backward();
+    EXPECT_FALSE(v.grad().defined());
+  }
+  const bool leaked = !add_node.expired() || !mul_node.expired();
+  std::vector<std::shared_ptr<ag::Node>> stack;  // break the cycles if they leak again
+  std::set<const ag::Node*> seen;
+  for (auto& w : {add_node, mul_node}) stack.push_back(w.lock());
+  while (!stack.empty()) {
+    const std::shared_ptr<ag::Node> n = stack.back();
+    stack.pop_back();
+    if (!n || !seen.insert(n.get()).second) continue;
+    n->release_variables();
+    for (const auto& e : n->next_edges()) stack.push_back(e.function);
+  }
+  EXPECT_FALSE(leaked) << "a leaf's accumulator or a saved leaf keeps the leaf alive through its own history";
+}
+
+// A gradient for a leaf that nobody holds any more has nowhere to go and is dropped; the
+// rest of the backward goes on.
+TEST(FuzzRegressions, BackwardAfterALeafIsGoneStillReachesTheOthers) {
+  Tensor kept = ag::ones({2}, kGrad);
+  Tensor loss;
+  {
+    Tensor gone = ag::full({2}, 3.0, kGrad);
+    loss = (kept * gone).sum();
+  }
+  loss.backward();
+  EXPECT_EQ(kept.grad()[1].item<float>(), 3.0f);
 }
 
 // fuzz_ops (a timeout): x.backward(x, create_graph=true) when x already had a grad

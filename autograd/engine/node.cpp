@@ -158,10 +158,12 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
     weak_fn_ = t.grad_fn();
     output_nr_ = t.output_nr();
   } else if (t.is_leaf() && t.requires_grad()) {
-    // A leaf that requires grad, by handle: its gradients must reach that leaf's
-    // accumulator, which is found through the handle. (It cannot be the target of a
-    // recorded in-place op, so it never takes a history that leads back here.)
-    data_ = t;
+    // A leaf that requires grad: its gradients must reach that leaf's accumulator, found
+    // through the leaf, so unpack gives the leaf itself while it lives. Held weakly: the
+    // leaf can later lose requires_grad and take, by an in-place op, a history that leads
+    // back here (a cycle, found by fuzz_ops); the data stays for when it is gone.
+    data_ = t.detach();
+    leaf_ = t.impl_ptr();
   } else {
     // Anything else by its data and the history it has now, as PyTorch keeps a saved
     // input: by handle, a tensor that an in-place op later rebases (x.div_(x), or
@@ -190,6 +192,9 @@ Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
     if (auto fn = weak_fn_.lock()) return shallow_copy(data_, std::move(fn), output_nr_);
   }
   if (fn_ && with_history) return shallow_copy(data_, fn_, output_nr_);
+  if (with_history) {
+    if (auto leaf = leaf_.lock()) return Tensor(std::move(leaf));
+  }
   return data_;
 }
 
@@ -206,8 +211,8 @@ void engine::check_hook_result(const Tensor& replacement, const Tensor& grad) {
 }
 
 // ---- leaves --------------------------------------------------------------------------------
-AccumulateGrad::AccumulateGrad(std::shared_ptr<detail::TensorImpl> leaf) : leaf_(std::move(leaf)) {
-  input_meta0_ = InputMeta{leaf_->shape, leaf_->dtype};
+AccumulateGrad::AccumulateGrad(const std::shared_ptr<detail::TensorImpl>& leaf) : leaf_(leaf) {
+  input_meta0_ = InputMeta{leaf->shape, leaf->dtype};
   num_inputs_ = 1;
   forward_op_ = "leaf";
 }
@@ -215,15 +220,23 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<detail::TensorImpl> leaf) : leaf_
 tensor_list AccumulateGrad::apply(tensor_list&& grads) { return apply_one(std::move(grads[0])); }
 
 tensor_list AccumulateGrad::apply_one(Tensor&& grad) {
+  const std::shared_ptr<detail::TensorImpl> leaf_ptr = leaf_.lock();
+  if (!leaf_ptr) return {};  // no handle to the leaf is left: nobody can read its gradient
+  // As PyTorch's AccumulateGrad: a leaf that stopped requiring grad after this graph was
+  // recorded takes no gradient, and one that took a history since is no longer a leaf.
+  AG_CHECK(!leaf_ptr->grad_fn, "AccumulateGrad: the leaf of shape ", shape_str(leaf_ptr->shape),
+           " has been moved into the graph interior (after this graph was recorded, it stopped requiring grad "
+           "and took a history through an in-place op), so it cannot accumulate a gradient");
+  if (!leaf_ptr->requires_grad) return {};
   Tensor g = std::move(grad);
-  for (auto& hook : leaf_->hooks) {
+  for (auto& hook : leaf_ptr->hooks) {
     Tensor r = hook(g);
     if (!r.defined()) continue;
     engine::check_hook_result(r, g);
     g = std::move(r);
   }
   if (!g.defined()) return {};
-  detail::TensorImpl& leaf = *leaf_;
+  detail::TensorImpl& leaf = *leaf_ptr;
   if (GradMode::is_enabled()) {
     // create_graph: the gradient keeps its history, and the sum records a node whose
     // edges come from gradient_edge(), which takes a leaf's grad_lock — this leaf's own

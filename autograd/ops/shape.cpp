@@ -23,7 +23,7 @@ namespace {
 void check(const Tensor& a, const char* op) { AG_CHECK(a.defined(), op, ": the operand is undefined"); }
 
 // Resolves one -1 in `shape` against numel; throws when the sizes cannot match.
-Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
+Shape infer_shape(const Shape& shape, int64_t numel, Dtype dtype, const char* op) {
   Shape out = shape;
   int64_t known = 1, infer = -1;
   bool zero = false, overflow = false;  // the product of huge sizes overflows (found by fuzz_ops)
@@ -37,9 +37,11 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
       else overflow |= __builtin_mul_overflow(known, out[i], &known);
     }
   }
-  // Refused even with a 0 among the sizes: the strides of the others would overflow.
-  AG_CHECK(!overflow, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel,
-           " (the product of its sizes overflows int64)");
+  // Refused even with a 0 among the sizes: the strides of the others would overflow, and
+  // so would a clone of the view (found by fuzz_ops: [2^63 - 1, 0]).
+  AG_CHECK(!overflow && detail::shape_fits(out, dtype), op, ": shape ", shape_str(shape),
+           " is invalid for input of size ", numel,
+           " (the product of its sizes, zeros counted as ones, times the element size overflows int64)");
   if (zero) known = 0;
   if (infer >= 0) {
     AG_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
@@ -102,7 +104,7 @@ Tensor reshape_like_view(const Tensor& a, Shape shape, Shape strides, const char
 
 Tensor view(const Tensor& a, const Shape& shape0) {
   check(a, "view");
-  Shape shape = infer_shape(shape0, a.numel(), "view");
+  Shape shape = infer_shape(shape0, a.numel(), a.dtype(), "view");
   auto st = view_strides(a.shape(), a.strides(), shape);
   AG_CHECK(st.has_value(), "view: size ", shape_str(shape), " is not compatible with input tensor's size ",
            shape_str(a.shape()), " and stride ", shape_str(a.strides()),
@@ -112,7 +114,7 @@ Tensor view(const Tensor& a, const Shape& shape0) {
 
 Tensor reshape(const Tensor& a, const Shape& shape0) {
   check(a, "reshape");
-  Shape shape = infer_shape(shape0, a.numel(), "reshape");
+  Shape shape = infer_shape(shape0, a.numel(), a.dtype(), "reshape");
   if (auto st = view_strides(a.shape(), a.strides(), shape)) return reshape_like_view(a, shape, *st, "ViewBackward0", "reshape");
   Tensor c = a.contiguous();  // differentiable copy, then a view of it
   return reshape_like_view(c, shape, detail::contiguous_strides(shape), "ViewBackward0", "reshape");
@@ -242,13 +244,10 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     out_shape[i] = want;
     strides[i] = have == want ? a.strides()[i - lead] : 0;
   }
-  // A view costs nothing, but the product of its sizes must be an int64, as for every
-  // shape (found by fuzz_ops).
-  int64_t count = 1;
-  bool overflow = false;
-  for (int64_t d : out_shape)
-    if (d != 0) overflow |= __builtin_mul_overflow(count, d, &count);
-  AG_CHECK(!overflow, "expand: the target sizes ", shape_str(shape), " have more elements than int64 can count");
+  // A view costs nothing, but its shape must be one a tensor can have, as for every shape:
+  // else its clone() or a loop over it overflows (found by fuzz_ops, with a 0 beside too).
+  AG_CHECK(detail::shape_fits(out_shape, a.dtype()), "expand: the target sizes ", shape_str(shape),
+           " are too large (the product of the sizes, zeros counted as ones, times the element size overflows int64)");
   Tensor out = make_view(a, out_shape, strides, a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();

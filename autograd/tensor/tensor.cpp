@@ -19,15 +19,10 @@ Tensor make_tensor(const Shape& shape, Dtype dtype) {
   auto impl = make_pooled<TensorImpl>();
   // The element count, the strides and the byte size must not overflow: a wrapped product
   // would give a tiny buffer behind a huge shape, and every later access would run off
-  // its end. The strides multiply the sizes with zeros counted as ones, so check that.
-  const int64_t max_elems = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(element_size(dtype));
-  int64_t span = 1;
-  for (int64_t d : shape) {
-    AG_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
-    AG_CHECK(d <= 1 || span <= max_elems / d, "empty: shape ", shape_str(shape),
-             " has too many elements (the size in bytes overflows)");
-    span *= std::max<int64_t>(d, 1);
-  }
+  // its end.
+  for (int64_t d : shape) AG_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  AG_CHECK(shape_fits(shape, dtype), "empty: shape ", shape_str(shape),
+           " has too many elements (the size in bytes overflows)");
   impl->numel = shape_numel(shape);
   impl->storage = Storage::allocate(static_cast<size_t>(impl->numel) * element_size(dtype));
   impl->shape = shape;

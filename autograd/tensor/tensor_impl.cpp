@@ -3,6 +3,8 @@
 #include "ag/autograd.hpp"
 #include "ag/error.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <ostream>
 #include "engine/release.hpp"
 
@@ -56,6 +58,16 @@ Shape contiguous_strides(const Shape& shape) {
     acc *= shape[i];
   }
   return s;
+}
+
+bool shape_fits(const Shape& shape, Dtype dtype) {
+  const int64_t max_elems = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(element_size(dtype));
+  int64_t span = 1;
+  for (int64_t d : shape) {
+    if (d > 1 && span > max_elems / d) return false;
+    span *= std::max<int64_t>(d, 1);
+  }
+  return true;
 }
 
 int64_t shape_numel(const Shape& shape) {

@@ -65,13 +65,14 @@ class SavedVariable {
   // with_history=false skips giving a saved output its grad_fn back (a new handle): for
   // backward formulas run without create_graph, which record nothing.
   Tensor unpack(const Node* owner, bool with_history = true) const;
-  void reset() { data_ = Tensor(); weak_fn_.reset(); fn_.reset(); was_reset_ = true; }
+  void reset() { data_ = Tensor(); weak_fn_.reset(); fn_.reset(); leaf_.reset(); was_reset_ = true; }
   bool defined() const { return data_.defined(); }
 
  private:
   Tensor data_;
   std::weak_ptr<Node> weak_fn_;  // outputs only
   std::shared_ptr<Node> fn_;     // inputs with history (kept by data + grad_fn, not by handle)
+  std::weak_ptr<detail::TensorImpl> leaf_;  // leaves that require grad (kept by data + a weak handle)
   uint32_t output_nr_ = 0;
   uint32_t version_ = 0;
   bool is_output_ = false;
@@ -160,17 +161,22 @@ class Node {
   InputMeta input_meta0_;
 };
 
-// The node that accumulates gradients into a leaf's .grad().
+// The node that accumulates gradients into a leaf's .grad(). It holds the leaf weakly: a
+// leaf can later lose requires_grad and take a history through an in-place op that leads
+// back to this node (x.requires_grad_(false); x.add_(x_used_before)), and a strong handle
+// would then be a cycle that is never freed (found by fuzz_ops). A gradient for a leaf
+// nobody holds any more is dropped: nothing could read it.
 class AccumulateGrad final : public Node {
  public:
-  explicit AccumulateGrad(std::shared_ptr<detail::TensorImpl> leaf);
+  explicit AccumulateGrad(const std::shared_ptr<detail::TensorImpl>& leaf);
   std::string name() const override { return "AccumulateGrad"; }
   tensor_list apply(tensor_list&& grads) override;
   tensor_list apply_one(Tensor&& grad) override;
-  const std::shared_ptr<detail::TensorImpl>& variable() const { return leaf_; }
+  // The leaf, or null when no handle to it is left.
+  std::shared_ptr<detail::TensorImpl> variable() const { return leaf_.lock(); }
 
  private:
-  std::shared_ptr<detail::TensorImpl> leaf_;
+  std::weak_ptr<detail::TensorImpl> leaf_;
 };
 
 // ---- grad mode ----------------------------------------------------------------------

@@ -73,6 +73,11 @@ struct TensorImpl {
 // Strides of a contiguous (row-major) tensor of the given shape.
 Shape contiguous_strides(const Shape& shape);
 int64_t shape_numel(const Shape& shape);
+// Whether a tensor of this shape could exist: the product of its sizes, zeros counted as
+// ones (as the strides count them), times the element size must fit in an int64. Every
+// shape must pass, an empty one too, or a later clone() or loop overflows. Sizes must be
+// non-negative.
+bool shape_fits(const Shape& shape, Dtype dtype);
 
 }  // namespace detail
 }  // namespace ag
