@@ -337,8 +337,13 @@ Tensor checked_index(const Tensor& index, int64_t size, const char* op) {
   AG_CHECK(index.dim() <= 1, op, ": the index must be a vector (got shape ", shape_str(index.shape()), ")");
   Tensor idx = index.contiguous();
   const int64_t* p = idx.data_ptr<int64_t>();
-  for (int64_t i = 0; i < idx.numel(); ++i)
-    AG_CHECK(p[i] >= -size && p[i] < size, op, ": index ", p[i], " is out of range for a dimension of size ", size);
+  // As PyTorch's index_select: 0 <= index < size; a negative index does not count from the
+  // end (PyTorch refuses it too: "index out of range in self").
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    AG_CHECK(p[i] >= 0, op, ": index ", p[i], " is out of range for a dimension of size ", size,
+             " (indices must be in [0, ", size, "); negative indices are not accepted, as in PyTorch)");
+    AG_CHECK(p[i] < size, op, ": index ", p[i], " is out of range for a dimension of size ", size);
+  }
   return idx;
 }
 
@@ -346,10 +351,8 @@ Tensor checked_index(const Tensor& index, int64_t size, const char* op) {
 Tensor index_add_embed(const Tensor& g, const Shape& in_shape, int64_t dim, const Tensor& idx) {
   Tensor out = zeros(in_shape, TensorOptions(g.dtype()));
   const int64_t* p = idx.data_ptr<int64_t>();
-  const int64_t size = in_shape[dim];
   for (int64_t i = 0; i < idx.numel(); ++i) {
-    int64_t k = p[i] < 0 ? p[i] + size : p[i];
-    Tensor dst = out.select(dim, k), src = g.select(dim, i);
+    Tensor dst = out.select(dim, p[i]), src = g.select(dim, i);
     detail::binary_inplace(kernels::BinaryOp::Add, dst, src, "index_add");
   }
   if (needs_grad(g))
@@ -370,10 +373,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   shape[dim] = idx.numel();
   Tensor out = detail::make_tensor(shape, a.dtype());
   const int64_t* p = idx.data_ptr<int64_t>();
-  for (int64_t i = 0; i < idx.numel(); ++i) {
-    int64_t k = p[i] < 0 ? p[i] + size : p[i];
-    detail::copy_into(out.select(dim, i), a.select(dim, k).detach());
-  }
+  for (int64_t i = 0; i < idx.numel(); ++i) detail::copy_into(out.select(dim, i), a.select(dim, p[i]).detach());
   if (index.dim() == 0) shape.erase(shape.begin() + dim);
   if (index.dim() == 0) out = make_view(out, shape, detail::contiguous_strides(shape), 0);
   if (needs_grad(a)) {
