@@ -533,11 +533,14 @@ class Program {
 
   void hook() {
     const Tensor a = pick();
-    // Detached, so that a hook never holds the graph that holds the hook (a cycle).
+    // Detached, so that a hook never holds the graph that holds the hook (a cycle); and
+    // handed out as a copy: ag::grad returns a hook's result as it is, and the program could
+    // then give the very tensor the hook holds a history leading back to the hook's node,
+    // a cycle the program made (as it would be in libtorch), not the library.
     const Tensor replacement = in_.ConsumeBool() ? pick().detach() : Tensor();
     const int k = variant(2);
     call("register_hook", {a}, [&] {
-      if (k == 0) a.register_hook([replacement](const Tensor&) { return replacement; });
+      if (k == 0) a.register_hook([replacement](const Tensor&) { return replacement.defined() ? replacement.clone() : replacement; });
       else if (k == 1) a.register_hook([](const Tensor& g) { return g * 2.0; });
       else a.register_hook([](const Tensor& g) { (void)g.sum(); });
     });
