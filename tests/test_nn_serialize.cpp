@@ -3,10 +3,14 @@
 // left bit-for-bit as it was.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ag/ag.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -260,6 +264,40 @@ TEST_F(Serialize, SaveReplacesAtomicallyAndLeavesNoTempFile) {
   rmdir(path("adir").c_str());
   EXPECT_THROW(nn::save(a, path("missing_dir/model.safetensors")), ag::Error);
   EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"model.safetensors", "old_link"}));
+}
+
+// A save first removes the temporary files that killed processes left for the same path
+// (a pid that names no process), and only those: a live process's, other names, other files.
+TEST_F(Serialize, SaveRemovesStaleTempFilesOfDeadProcessesOnly) {
+  // A pid that names no process: a child that has exited and been reaped.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  if (kill(child, 0) == 0 || errno != ESRCH) GTEST_SKIP() << "pid " << child << " was taken again at once";
+  const std::string dead = std::to_string(child), live = std::to_string(getppid());  // the parent is alive
+  const std::vector<std::string> kept{
+      "model.safetensors.tmp." + live,         // a live process may be writing it
+      "model.safetensors.tmp.0" + dead,        // not a pid as a writer spells it
+      "model.safetensors.tmp." + dead + "x",   // not all digits
+      "model.safetensors.tmp.",                // no pid
+      "model.safetensors.tmp.99999999999999",  // beyond any pid
+      "other.safetensors.tmp." + dead,         // another file's
+  };
+  for (const auto& name : kept) write_bytes(path(name), "x");
+  write_bytes(path("model.safetensors.tmp." + dead), "half a checkpoint");
+
+  Model a = trained_model(9);
+  nn::save(a, path("model.safetensors"));
+  std::vector<std::string> expect = kept;
+  expect.push_back("model.safetensors");
+  std::sort(expect.begin(), expect.end());
+  EXPECT_EQ(list_dir(dir), expect);
+  EXPECT_EQ(read_bytes(path("model.safetensors.tmp." + live)), "x");
+  Model b = trained_model(10);
+  nn::load(b, path("model.safetensors"));
+  EXPECT_TRUE(unchanged(*b, snapshot(*a)));
 }
 
 TEST_F(Serialize, RefusesBadFilesAndKeepsTheModule) {

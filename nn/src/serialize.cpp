@@ -1,4 +1,6 @@
-// ag::nn save/load in the safetensors format (see ag/nn/serialize.hpp for the layout).
+// ag::nn save/load in the safetensors format (see ag/nn/serialize.hpp for the layout). The
+// reading, validating and atomic writing of the file is autograd's io/safetensors, which
+// ag::optim shares; what is here is the match between a file and a module.
 //
 // Note [Validate, then touch]: load() reads and checks the whole file — header length,
 // JSON, every entry's dtype/shape/offsets, coverage of the data area, the match with the
@@ -7,375 +9,17 @@
 // cannot fail, so a refused file leaves the module exactly as it was.
 #include "ag/nn/serialize.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <bit>
-#include <cerrno>
-#include <cstring>
-#include <limits>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 
 #include "ag/autograd.hpp"
-#include "ag/ops.hpp"
+#include "io/safetensors.hpp"
 
 namespace ag::nn {
 
+namespace st = ag::detail::safetensors;
+
 namespace {
-
-using json = nlohmann::ordered_json;
-
-constexpr uint64_t kMaxHeader = 100'000'000;  // the reference implementation's limit
-const char* const kMetadataKey = "__metadata__";
-
-const char* safetensors_dtype(Dtype d) {
-  switch (d) {
-    case Dtype::Float32: return "F32";
-    case Dtype::Float64: return "F64";
-    case Dtype::Int64: return "I64";
-    case Dtype::Bool: return "BOOL";
-  }
-  return "?";
-}
-
-bool parse_dtype(const std::string& s, Dtype* out) {
-  if (s == "F32") *out = kFloat32;
-  else if (s == "F64") *out = kFloat64;
-  else if (s == "I64") *out = kInt64;
-  else if (s == "BOOL") *out = kBool;
-  else return false;
-  return true;
-}
-
-std::string errno_text() { return std::strerror(errno); }
-
-// Copies n elements of size `es` from src to dst, converting between native and
-// little-endian byte order (a no-op copy on little-endian machines).
-void copy_le(char* dst, const char* src, size_t n, size_t es) {
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(dst, src, n * es);
-  } else {
-    for (size_t i = 0; i < n; ++i)
-      for (size_t b = 0; b < es; ++b) dst[i * es + b] = src[i * es + (es - 1 - b)];
-  }
-}
-
-// ---- writing -----------------------------------------------------------------------------
-class TempFile {
- public:
-  TempFile(std::string path, const char* op) : final_(std::move(path)), op_(op) {
-    tmp_ = final_ + ".tmp." + std::to_string(::getpid());
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    AG_CHECK(fd_ >= 0, op_, ": cannot create '", tmp_, "': ", errno_text());
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0 && errno == EINTR) continue;
-      AG_CHECK(w > 0, op_, ": writing '", tmp_, "' failed: ", w < 0 ? errno_text() : std::string("no progress"));
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  // fsync, close, rename over the final path, fsync the directory.
-  void commit() {
-    AG_CHECK(::fsync(fd_) == 0, op_, ": fsync of '", tmp_, "' failed: ", errno_text());
-    const int fd = fd_;
-    fd_ = -1;
-    AG_CHECK(::close(fd) == 0, op_, ": closing '", tmp_, "' failed: ", errno_text());
-    AG_CHECK(::rename(tmp_.c_str(), final_.c_str()) == 0, op_, ": renaming '", tmp_, "' to '", final_,
-             "' failed: ", errno_text());
-    committed_ = true;
-    const size_t slash = final_.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : final_.substr(0, slash));
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);  // best effort: some file systems refuse fsync on directories
-      ::close(dfd);
-    }
-  }
-
- private:
-  std::string final_, tmp_;
-  const char* op_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
-void write_file(const NamedTensors& tensors, const std::string& path, const Metadata& metadata, const char* op) {
-  AG_CHECK(!path.empty(), op, ": the path is empty");
-  json header = json::object();
-  if (!metadata.empty()) {
-    json md = json::object();
-    for (const auto& [k, v] : metadata) md[k] = v;
-    header[kMetadataKey] = std::move(md);
-  }
-  std::set<std::string> names;
-  std::vector<Tensor> data;
-  uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    AG_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-    AG_CHECK(name != kMetadataKey, op, ": '", name, "' is reserved for metadata");
-    AG_CHECK(names.insert(name).second, op, ": the name '", name, "' appears twice");
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * element_size(t.dtype());
-    header[name] = {{"dtype", safetensors_dtype(t.dtype())},
-                    {"shape", std::vector<int64_t>(t.shape().begin(), t.shape().end())},
-                    {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-    data.push_back(t.detach().contiguous());
-  }
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const json::exception& e) {  // e.g. a name that is not valid UTF-8
-    fail(op, ": cannot write the header of '", path, "': ", e.what());
-  }
-  text.append((8 - text.size() % 8) % 8, ' ');  // the data area starts 8-byte aligned
-  unsigned char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-
-  TempFile f(path, op);
-  f.write(len, 8);
-  f.write(text.data(), text.size());
-  std::vector<char> buf;
-  for (const auto& t : data) {
-    const size_t es = element_size(t.dtype()), n = static_cast<size_t>(t.numel());
-    const char* src = static_cast<const char*>(t.unsafeGetTensorImpl()->raw_data());
-    if constexpr (std::endian::native == std::endian::little) {
-      if (t.dtype() != kBool) {
-        f.write(src, n * es);
-        continue;
-      }
-    }
-    buf.resize(n * es);
-    if (t.dtype() == kBool)
-      for (size_t i = 0; i < n; ++i) buf[i] = reinterpret_cast<const bool*>(src)[i] ? 1 : 0;
-    else
-      copy_le(buf.data(), src, n, es);
-    f.write(buf.data(), buf.size());
-  }
-  f.commit();
-}
-
-// ---- reading -----------------------------------------------------------------------------
-struct Entry {
-  std::string name;
-  Dtype dtype = kFloat32;
-  Shape shape;
-  uint64_t begin = 0, end = 0;
-};
-
-struct ParsedFile {
-  std::vector<Entry> entries;  // header order
-  Metadata metadata;
-  std::vector<char> bytes;     // the whole file (only the header when data was not read)
-  uint64_t data_start = 0;
-};
-
-std::vector<char> read_all(const std::string& path, const char* op, uint64_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  AG_CHECK(fd >= 0, op, ": cannot open '", path, "': ", errno_text());
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const std::string e = errno_text();
-    ::close(fd);
-    fail(op, ": cannot stat '", path, "': ", e);
-  }
-  const uint64_t size = std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limit);
-  std::vector<char> bytes;
-  try {
-    bytes.resize(size);
-  } catch (const std::bad_alloc&) {
-    ::close(fd);
-    fail(op, ": '", path, "' (", size, " bytes) does not fit in memory");
-  }
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t r = ::read(fd, bytes.data() + got, size - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      const std::string e = r < 0 ? errno_text() : std::string("unexpected end of file");
-      ::close(fd);
-      fail(op, ": reading '", path, "' failed: ", e);
-    }
-    got += static_cast<size_t>(r);
-  }
-  ::close(fd);
-  return bytes;
-}
-
-uint64_t file_size(const std::string& path, const char* op) {
-  struct stat st {};
-  AG_CHECK(::stat(path.c_str(), &st) == 0, op, ": cannot open '", path, "': ", errno_text());
-  AG_CHECK(S_ISREG(st.st_mode), op, ": '", path, "' is not a regular file");
-  return static_cast<uint64_t>(st.st_size);
-}
-
-// A non-negative JSON integer, or failure.
-bool as_u64(const json& j, uint64_t* out) {
-  if (j.is_number_unsigned()) {
-    *out = j.get<uint64_t>();
-    return true;
-  }
-  if (j.is_number_integer() && j.get<int64_t>() >= 0) {
-    *out = static_cast<uint64_t>(j.get<int64_t>());
-    return true;
-  }
-  return false;
-}
-
-Entry parse_entry(const std::string& name, const json& j, uint64_t data_size, const std::string& where) {
-  AG_CHECK(j.is_object(), where, ": entry '", name, "' is not a JSON object");
-  for (const auto& [k, v] : j.items())
-    AG_CHECK(k == "dtype" || k == "shape" || k == "data_offsets", where, ": entry '", name, "' has an unknown field '",
-             k, "'");
-  AG_CHECK(j.contains("dtype") && j.contains("shape") && j.contains("data_offsets"), where, ": entry '", name,
-           "' needs the fields dtype, shape and data_offsets");
-  Entry e;
-  e.name = name;
-  const json& dt = j["dtype"];
-  AG_CHECK(dt.is_string(), where, ": entry '", name, "' has a dtype that is not a string");
-  AG_CHECK(parse_dtype(dt.get<std::string>(), &e.dtype), where, ": entry '", name, "' has dtype '",
-           dt.get<std::string>(), "', which ag does not support (F32, F64, I64, BOOL)");
-  const json& sh = j["shape"];
-  AG_CHECK(sh.is_array() && sh.size() <= 64, where, ": entry '", name, "' has a shape that is not an array of sizes");
-  uint64_t numel = 1;
-  for (const auto& d : sh) {
-    uint64_t v = 0;
-    AG_CHECK(as_u64(d, &v) && v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), where, ": entry '",
-             name, "' has an invalid size ", d.dump(), " in its shape ", sh.dump());
-    AG_CHECK(!__builtin_mul_overflow(numel, v, &numel), where, ": entry '", name, "' has a shape ", sh.dump(),
-             " too large to address");
-    e.shape.push_back(static_cast<int64_t>(v));
-  }
-  uint64_t bytes = 0;
-  AG_CHECK(!__builtin_mul_overflow(numel, static_cast<uint64_t>(element_size(e.dtype)), &bytes), where, ": entry '",
-           name, "' has a shape ", sh.dump(), " too large to address");
-  const json& off = j["data_offsets"];
-  AG_CHECK(off.is_array() && off.size() == 2 && as_u64(off[0], &e.begin) && as_u64(off[1], &e.end), where,
-           ": entry '", name, "' has data_offsets ", off.dump(), "; expected [begin, end]");
-  AG_CHECK(e.begin <= e.end, where, ": entry '", name, "' has data_offsets ", off.dump(), " with begin > end");
-  AG_CHECK(e.end <= data_size, where, ": entry '", name, "' has data_offsets ", off.dump(),
-           " beyond the data area of ", data_size, " bytes (truncated file?)");
-  AG_CHECK(e.end - e.begin == bytes, where, ": entry '", name, "' of dtype ", dt.get<std::string>(), " and shape ",
-           shape_str(e.shape), " needs ", bytes, " bytes but its data_offsets ", off.dump(), " span ",
-           e.end - e.begin);
-  return e;
-}
-
-// Reads and validates `path`. With read_data the tensor bytes are read too (and checked).
-ParsedFile parse_file(const std::string& path, const char* op, bool read_data) {
-  const std::string where = std::string(op) + ": '" + path + "'";
-  const uint64_t size = file_size(path, op);
-  AG_CHECK(size >= 8, where, " is not a safetensors file: it has ", size, " bytes, fewer than the 8 of the header length");
-  ParsedFile pf;
-  pf.bytes = read_all(path, op, read_data ? size : std::min<uint64_t>(size, 8 + kMaxHeader));
-  AG_CHECK(pf.bytes.size() >= 8, where, " changed while it was read");
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(pf.bytes[i])) << (8 * i);
-  AG_CHECK(n <= kMaxHeader, where, " declares a header of ", n, " bytes, more than the limit of ", kMaxHeader,
-           " (not a safetensors file?)");
-  AG_CHECK(n <= size - 8, where, " declares a header of ", n, " bytes but only ", size - 8,
-           " bytes follow the length (truncated or not a safetensors file)");
-  AG_CHECK(n <= pf.bytes.size() - 8, where, " changed while it was read");
-  pf.data_start = 8 + n;
-  const uint64_t data_size = size - pf.data_start;
-  const char* text = pf.bytes.data() + 8;
-  AG_CHECK(n > 0 && text[0] == '{', where, " has a header that does not start with '{' (corrupted header?)");
-
-  // Parse, refusing duplicate names at the top level.
-  std::set<std::string> seen;
-  std::string duplicate;
-  json header;
-  try {
-    header = json::parse(text, text + n, [&](int depth, json::parse_event_t event, json& parsed) {
-      if (event == json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second &&
-          duplicate.empty())
-        duplicate = parsed.get<std::string>();
-      return true;
-    });
-  } catch (const json::exception& e) {
-    fail(where, " has a corrupted header: the JSON does not parse (", e.what(), ")");
-  }
-  AG_CHECK(duplicate.empty(), where, " has the name '", duplicate, "' twice in its header");
-  AG_CHECK(header.is_object(), where, " has a header that is not a JSON object");
-
-  for (const auto& [name, value] : header.items()) {
-    if (name == kMetadataKey) {
-      AG_CHECK(value.is_object(), where, ": __metadata__ must be an object of strings");
-      for (const auto& [k, v] : value.items()) {
-        AG_CHECK(v.is_string(), where, ": __metadata__ value of '", k, "' is not a string");
-        pf.metadata[k] = v.get<std::string>();
-      }
-      continue;
-    }
-    pf.entries.push_back(parse_entry(name, value, data_size, where));
-  }
-
-  // The entries must tile the data area exactly: no overlap, no hole, nothing after.
-  std::vector<const Entry*> order;
-  for (const auto& e : pf.entries) order.push_back(&e);
-  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-  });
-  uint64_t at = 0;
-  const Entry* prev = nullptr;
-  for (const Entry* e : order) {
-    AG_CHECK(e->begin >= at, where, ": the data of '", e->name, "' [", e->begin, ", ", e->end, ") overlaps that of '",
-             prev ? prev->name : std::string(), "' [", prev ? prev->begin : 0, ", ", prev ? prev->end : 0, ")");
-    AG_CHECK(e->begin == at, where, ": there is a hole in the data area before '", e->name, "' (bytes [", at, ", ",
-             e->begin, ") belong to no tensor)");
-    at = e->end;
-    prev = e;
-  }
-  AG_CHECK(at == data_size, where, ": the data area has ", data_size, " bytes but the tensors cover ", at,
-           " (trailing bytes)");
-  // BOOL bytes must be 0 or 1 (any other value is not a bool); checked for every entry,
-  // used or not, so a file is either valid as a whole or refused.
-  if (read_data)
-    for (const auto& e : pf.entries) {
-      if (e.dtype != kBool) continue;
-      const char* src = pf.bytes.data() + pf.data_start + e.begin;
-      for (uint64_t i = 0; i < e.end - e.begin; ++i)
-        AG_CHECK(static_cast<unsigned char>(src[i]) <= 1, where, ": BOOL tensor '", e.name, "' holds the byte ",
-                 static_cast<int>(static_cast<unsigned char>(src[i])), " at element ", i, " (expected 0 or 1)");
-    }
-  return pf;
-}
-
-// The tensor of one validated entry, as a fresh contiguous tensor.
-Tensor materialise(const ParsedFile& pf, const Entry& e) {
-  Tensor t = empty(e.shape, TensorOptions(e.dtype));
-  const char* src = pf.bytes.data() + pf.data_start + e.begin;
-  const size_t n = static_cast<size_t>(t.numel());
-  char* dst = static_cast<char*>(t.unsafeGetTensorImpl()->raw_data());
-  if (e.dtype == kBool) {
-    for (size_t i = 0; i < n; ++i) reinterpret_cast<bool*>(dst)[i] = src[i] == 1;  // validated by parse_file
-  } else {
-    copy_le(dst, src, n, element_size(e.dtype));
-  }
-  return t;
-}
-
-NamedTensors materialise_all(const ParsedFile& pf) {
-  NamedTensors out;
-  out.reserve(pf.entries.size());
-  for (const auto& e : pf.entries) out.emplace_back(e.name, materialise(pf, e));
-  return out;
-}
 
 NamedTensors module_state(const Module& module) {
   NamedTensors all = module.named_parameters();
@@ -386,27 +30,29 @@ NamedTensors module_state(const Module& module) {
 }  // namespace
 
 void save_tensors(const NamedTensors& tensors, const std::string& path, const Metadata& metadata) {
-  write_file(tensors, path, metadata, "save_tensors");
+  st::write(tensors, path, metadata, "save_tensors");
 }
 
 NamedTensors load_tensors(const std::string& path, Metadata* metadata) {
-  const ParsedFile pf = parse_file(path, "load_tensors", true);
-  NamedTensors out = materialise_all(pf);
-  if (metadata) *metadata = pf.metadata;
+  const st::File file = st::read(path, "load_tensors");
+  NamedTensors out = file.tensors();
+  if (metadata) *metadata = file.metadata;
   return out;
 }
 
-Metadata load_metadata(const std::string& path) { return parse_file(path, "load_metadata", false).metadata; }
+Metadata load_metadata(const std::string& path) {
+  return st::read(path, "load_metadata", {.with_data = false}).metadata;
+}
 
 void save(const Module& module, const std::string& path, const Metadata& metadata) {
-  write_file(module_state(module), path, metadata, "save");
+  st::write(module_state(module), path, metadata, "save");
 }
 
 void load(Module& module, const std::string& path, bool strict) {
   // Note [Validate, then touch].
-  const ParsedFile pf = parse_file(path, "load", true);
+  const st::File file = st::read(path, "load");
   std::unordered_map<std::string, size_t> index;
-  for (size_t i = 0; i < pf.entries.size(); ++i) index.emplace(pf.entries[i].name, i);
+  for (size_t i = 0; i < file.entries.size(); ++i) index.emplace(file.entries[i].name, i);
 
   const NamedTensors state = module_state(module);
   std::vector<std::pair<Tensor, Tensor>> copies;  // (module tensor, file tensor)
@@ -417,8 +63,8 @@ void load(Module& module, const std::string& path, bool strict) {
       AG_CHECK(!strict, "load: '", name, "' of the module is missing from the file '", path, "'");
       continue;
     }
-    const Entry& e = pf.entries[it->second];
-    AG_CHECK(e.dtype == t.dtype(), "load: '", name, "' has dtype ", safetensors_dtype(e.dtype), " (",
+    const st::Entry& e = file.entries[it->second];
+    AG_CHECK(e.dtype == t.dtype(), "load: '", name, "' has dtype ", st::dtype_code(e.dtype), " (",
              dtype_name(e.dtype), ") in the file but ", dtype_name(t.dtype()), " in the module (", path, ")");
     AG_CHECK(e.shape == t.shape(), "load: '", name, "' has shape ", shape_str(e.shape), " in the file but ",
              shape_str(t.shape()), " in the module (", path, ")");
@@ -426,14 +72,14 @@ void load(Module& module, const std::string& path, bool strict) {
     copies.emplace_back(t, Tensor());
   }
   if (strict)
-    for (const auto& e : pf.entries)
+    for (const auto& e : file.entries)
       AG_CHECK(used.count(e.name), "load: the file '", path, "' has '", e.name, "', which the module ", module.name(),
                " does not have");
 
   // Everything checked: materialise, then copy (nothing below can fail).
   size_t k = 0;
   for (const auto& [name, t] : state)
-    if (used.count(name)) copies[k++].second = materialise(pf, pf.entries[index.at(name)]);
+    if (used.count(name)) copies[k++].second = file.tensor(file.entries[index.at(name)]);
   NoGradGuard guard;
   for (auto& [dst, src] : copies) dst.copy_(src);
 }
