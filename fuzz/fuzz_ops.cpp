@@ -8,7 +8,9 @@
 //
 // Results larger than kMaxNumel elements are dropped from the pool (a view may be huge at no
 // cost, materialising it would only measure the allocator), and factories are not asked for
-// more than that either unless the request must fail (negative or overflowing sizes).
+// more than that either unless the request must fail (negative or overflowing sizes). So are
+// empty results whose other sizes multiply past it: a reduction over their 0-size dimension
+// would ask for gigabytes, correctly (found as an out-of-memory in a 600 s run).
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
@@ -143,8 +145,16 @@ class Program {
     }
     return pool_[in_.ConsumeIntegralInRange<size_t>(0, pool_.size() - 1)];
   }
+  // The product of the sizes with zeros counted as ones: what reducing an empty tensor over
+  // its 0-size dimension makes ([3, 2^31, 0] sums to 6 * 2^30 elements, as in PyTorch).
+  static int64_t span(const ag::Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s)
+      if (d > 1 && __builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
+    return n;
+  }
   void keep(const Tensor& t) {
-    if (!t.defined() || t.numel() > kMaxNumel) return;
+    if (!t.defined() || span(t.shape()) > kMaxNumel) return;
     seen_.push_back(t);
     if (pool_.size() < kPool) pool_.push_back(t);
     else pool_[next_++ % kPool] = t;
