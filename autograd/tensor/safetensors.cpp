@@ -12,7 +12,7 @@
 // containers with separate pid namespaces saving to the same path on a shared file system
 // could remove each other's temporary file, and that save would then fail at its rename
 // (it throws; `path` is intact either way).
-#include "io/safetensors.hpp"
+#include "tensor/safetensors.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // The one safetensors reader and writer of ag, shared by ag::nn (module state,
 // save_tensors/load_tensors) and ag::optim (optimizer state). Internal: not installed and
-// not part of the public API (see API.md); nn and optim include it as "io/safetensors.hpp"
+// not part of the public API (see API.md); nn and optim include it as "tensor/safetensors.hpp"
 // through a private include of autograd/, as the tests do for the other internal headers.
 //
 // What it represents: the file layout of https://github.com/huggingface/safetensors:

@@ -1,9 +1,9 @@
 // optim::save / optim::load: an optimizer's state_dict (and a scheduler's, under the
 // metadata prefix "scheduler.") in a safetensors file, read and written by autograd's
-// io/safetensors (the same code as ag::nn's save/load, without a dependency on ag::nn).
+// tensor/safetensors (the same code as ag::nn's save/load, without a dependency on ag::nn).
 #include "ag/optim/serialize.hpp"
 
-#include "io/safetensors.hpp"
+#include "tensor/safetensors.hpp"
 
 namespace ag::optim {
 
