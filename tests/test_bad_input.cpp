@@ -1433,6 +1433,30 @@ TEST(FuzzRegressions, BackwardAfterALeafIsGoneStillReachesTheOthers) {
   EXPECT_EQ(kept.grad()[1].item<float>(), 3.0f);
 }
 
+// fuzz_ops (crash-backward-freed-graph-midway): a backward over several roots, one of whose
+// graphs an earlier backward had freed, failed only when it reached that graph, after the
+// other root's gradient had already been added to x.grad(). The engine now looks for freed
+// nodes before it runs anything (Note [Freed graphs]), so the error changes nothing.
+TEST(FuzzRegressions, BackwardThroughAFreedGraphChangesNoGradient) {
+  Tensor x = ag::full({3}, 2.0, kGrad), y = ag::full({3}, 1.0, kGrad);
+  Tensor freed = (x * x).sum();
+  freed.backward();  // frees MulBackward0's saved tensors
+  Tensor fresh = (y * 3.0).sum();
+  for (const bool fresh_first : {true, false}) {  // whichever the engine would run first
+    const std::string e = error_of([&] {
+      if (fresh_first) ag::backward({fresh, freed}, {}, true);
+      else ag::backward({freed, fresh}, {}, true);
+    });
+    EXPECT_NE(e.find("Trying to backward through the graph a second time"), std::string::npos) << e;
+    EXPECT_NE(e.find("MulBackward0"), std::string::npos) << e;
+    EXPECT_FALSE(y.grad().defined()) << "y.grad() was written by a backward that failed";
+    EXPECT_FLOAT_EQ(x.grad()[0].item<float>(), 4.0f);
+  }
+  // The graph that was not freed still runs.
+  fresh.backward();
+  EXPECT_FLOAT_EQ(y.grad()[0].item<float>(), 3.0f);
+}
+
 // fuzz_ops (a timeout): x.backward(x, create_graph=true) when x already had a grad
 // deadlocked: AccumulateGrad added the new gradient to x.grad() while it held x's gradient
 // lock, and recording that addition (create_graph) asked for x's accumulator, which takes

@@ -276,6 +276,7 @@ struct GraphTask {
   // What the walk learns for Note [Running inline]. It stops adding up work once there is
   // enough to run tasks (reading a node's metadata is one more cache line per node).
   bool branches = false;
+  bool any_freed = false;  // Note [Freed graphs]
   int64_t work = 0;
   int64_t work_enough = inline_work();
 
@@ -302,6 +303,7 @@ struct GraphTask {
       if (!inserted) return i;
     }
     tasks.push_back(Task{n, 0, 0, 0, 0, 0, 1, claimed, 0});
+    any_freed |= n->saved_released();
     stack.push_back(next);
     if (work < work_enough && n->num_inputs() > 0) work += numel_of(n->input_meta(0).shape);
     return next;
@@ -654,6 +656,12 @@ tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, b
   g.captured.resize(captures.size());
   g.walk(roots);
   if (!captures.empty()) g.mark_needed(captures);
+  // Note [Freed graphs]: a node whose saved tensors an earlier backward freed would fail
+  // when it runs, after the nodes before it had already added to some .grad(). Look first,
+  // so that the error leaves every gradient as it was (PyTorch fails midway).
+  if (g.any_freed)
+    for (size_t t = 1; t < g.tasks.size(); ++t)
+      if (g.tasks[t].run && g.tasks[t].node->saved_released()) fail_freed(g.tasks[t].node);
 
   const int threads = get_num_threads();
   if (threads == 1 || g.tasks.size() < 3 || !g.branches || g.work < g.work_enough) {

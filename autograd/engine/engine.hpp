@@ -22,6 +22,10 @@ tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, b
 void set_inline_work(int64_t elements);
 int64_t inline_work();
 
+// Throws the ag::Error of a backward through `owner` after its saved tensors were freed
+// (node.cpp; also the engine's check before a backward starts).
+[[noreturn]] void fail_freed(const Node* owner);
+
 // Throws ag::Error when a gradient hook's replacement differs from the gradient it was
 // given in shape or dtype (node.cpp).
 void check_hook_result(const Tensor& replacement, const Tensor& grad);

@@ -59,6 +59,7 @@ class CppFunctionNode final : public Node {
   void release_variables() override {
     for (auto& s : ctx_->saved_) s.reset();
     ctx_->released_ = true;
+    if (!ctx_->saved_.empty()) saved_released_.store(true, std::memory_order_relaxed);
   }
 
  private:

@@ -176,12 +176,15 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
   }
 }
 
+void engine::fail_freed(const Node* owner) {
+  fail("Trying to backward through the graph a second time (or directly access saved tensors after they "
+       "have already been freed) in ", owner ? owner->name() : std::string("a node"),
+       ". Saved intermediate values of the graph are freed when you call backward() or ag::grad(). "
+       "Specify retain_graph=true if you need to backward through the graph a second time.");
+}
+
 Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
-  if (was_reset_)
-    fail("Trying to backward through the graph a second time (or directly access saved tensors after they "
-         "have already been freed) in ", owner ? owner->name() : std::string("a node"),
-         ". Saved intermediate values of the graph are freed when you call backward() or ag::grad(). "
-         "Specify retain_graph=true if you need to backward through the graph a second time.");
+  if (was_reset_) engine::fail_freed(owner);
   if (!saved_) return Tensor();
   if (data_._version() != version_)
     fail("one of the variables needed for gradient computation has been modified by an inplace operation: [",

@@ -104,6 +104,10 @@ class Node {
   virtual tensor_list apply_one(Tensor&& grad);
   // Frees what the node saved for backward; called after it ran unless retain_graph.
   virtual void release_variables() {}
+  // Whether release_variables freed tensors this node needs: running it again fails. The
+  // engine looks before a backward runs anything, so that "backward a second time" changes
+  // no .grad() (engine.cpp, Note [Freed graphs]).
+  bool saved_released() const { return saved_released_.load(std::memory_order_relaxed); }
 
   const edge_list& next_edges() const { return next_edges_; }
   edge_list& mutable_next_edges() { return next_edges_; }
@@ -154,6 +158,9 @@ class Node {
   uint32_t walk_index_ = 0;
 
  protected:
+  // Set by release_variables (relaxed: another thread's backward may read it meanwhile);
+  // beside walk_owner_, which the walk reads too.
+  std::atomic<bool> saved_released_{false};
   uint32_t num_inputs_ = 0;
   std::unique_ptr<Extras> extras_;
   const char* forward_op_ = "";
