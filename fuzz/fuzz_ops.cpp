@@ -227,10 +227,11 @@ class Program {
       case 3: { const auto s = factory_shape(); call("empty", {}, [&] { r = ag::empty(s, o); }); break; }
       case 4: {
         const int64_t n = index_arg(), m = index_arg();
-        // Large but representable sizes would only measure the allocator; overflowing ones
-        // must be refused.
+        // Large but representable sizes would only measure the allocator (or ask it for
+        // 2^62 bytes); sizes whose byte count overflows must be refused.
         int64_t nm = 0;
-        if (n > 0 && m > 0 && !__builtin_mul_overflow(n, m, &nm) && nm <= kI64Max / 8 && nm > kMaxNumel) break;
+        const auto es = static_cast<int64_t>(ag::element_size(o.dtype()));
+        if (n > 0 && m > 0 && !__builtin_mul_overflow(n, m, &nm) && nm <= kI64Max / es && nm > kMaxNumel) break;
         call("eye", {}, [&] { r = ag::eye(n, m, o); });
         break;
       }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets of fuzz/ (clang, ASan + UBSan over the whole library) and run
 # each for N seconds (default 60), starting from the committed seeds in fuzz/corpus/<target>.
-# Prints libFuzzer's final line and execution count per target; exits non-zero when a
-# target found anything (its input is saved as build/fuzz/artifacts/<target>/crash-*).
+# Prints libFuzzer's final line and execution count per target. Exits 1 when a target found
+# something new (its input is saved as build/fuzz/artifacts/<target>/crash-*), and 3 when an
+# input of the committed corpus (every past finding is there) fails again: a regression.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    e.g. scripts/fuzz.sh 60   or   scripts/fuzz.sh 300 fuzz_ops
 #   AG_JOBS=N                                build with N jobs (default 2)
 #   AG_FUZZ_SKIP_KNOWN=1                     would steer fuzz_ops around findings still open;
@@ -39,6 +40,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export AG_NUM_THREADS="${AG_NUM_THREADS:-2}"
 
 failed=()
+regressions=()
 summary=()
 for t in "${targets[@]}"; do
   work="$build/corpus/$t" artifacts="$build/artifacts/$t" log="$build/logs/$t.log"
@@ -54,7 +56,14 @@ for t in "${targets[@]}"; do
   if ((rc != 0)); then
     failed+=("$t")
     tail -40 "$log"
-    summary+=("$t: FINDING after ${runs:-?} executions (exit $rc); input in $artifacts/")
+    # libFuzzer prints INITED once every corpus input has run: a finding before it is an
+    # input of the corpus (fuzz/corpus holds every past finding) that fails again.
+    if grep -q 'INITED' "$log"; then
+      summary+=("$t: FINDING after ${runs:-?} executions (exit $rc); input in $artifacts/")
+    else
+      regressions+=("$t")
+      summary+=("$t: REGRESSION: a corpus input fails again (exit $rc); input in $artifacts/")
+    fi
   else
     summary+=("$t: ${runs:-?} executions — ${done_line:-no final line}")
   fi
@@ -63,6 +72,10 @@ done
 
 echo "== fuzz summary (${seconds} s per target) =="
 printf '%s\n' "${summary[@]}"
+if ((${#regressions[@]} > 0)); then
+  echo "fuzz.sh: regressions in ${regressions[*]}"
+  exit 3
+fi
 if ((${#failed[@]} > 0)); then
   echo "fuzz.sh: findings in ${failed[*]}"
   exit 1

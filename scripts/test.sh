@@ -10,7 +10,8 @@
 #   AG_JOBS=N scripts/test.sh                  build with N jobs (default 2)
 #   AG_STEPS="release tsan" scripts/test.sh    run only these steps (default: all four)
 #   AG_FUZZ_SECONDS=S scripts/test.sh          seconds per fuzz target (default 60)
-#   AG_FUZZ_STRICT=1 scripts/test.sh           a fuzz finding fails the run (else it is reported)
+#   AG_FUZZ_STRICT=1 scripts/test.sh           a new fuzz finding fails the run (else it is reported;
+#                                              a corpus input that fails again always fails it)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
@@ -70,9 +71,12 @@ if want fuzz; then
   t0=$SECONDS
   seconds="${AG_FUZZ_SECONDS:-60}"
   echo "== fuzz: every target for ${seconds} s =="
-  # A build failure fails the run. A finding (fuzz.sh exits 1) is printed with its input
-  # under build/fuzz/artifacts/ and fails the run only with AG_FUZZ_STRICT=1: a new input
-  # found in 60 random seconds is a bug to file and fix, not a regression of this change.
+  # A build failure fails the run, and so does a regression (fuzz.sh exits 3): an input of
+  # fuzz/corpus, where every past finding is kept, fails again. Those run first, every
+  # time, so this check is deterministic. A new finding of the random search (fuzz.sh exits
+  # 1) is printed with its input under build/fuzz/artifacts/ and fails the run only with
+  # AG_FUZZ_STRICT=1: it is a bug to fix and add to the corpus, not a regression of the
+  # change under test, and 60 random seconds find it or not by chance.
   rc=0
   AG_JOBS="$jobs" scripts/fuzz.sh "$seconds" || rc=$?
   if ((rc == 1)) && [[ "${AG_FUZZ_STRICT:-0}" != 1 ]]; then
