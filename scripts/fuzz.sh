@@ -6,8 +6,6 @@
 # input of the committed corpus (every past finding is there) fails again: a regression.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    e.g. scripts/fuzz.sh 60   or   scripts/fuzz.sh 300 fuzz_ops
 #   AG_JOBS=N                                build with N jobs (default 2)
-#   AG_FUZZ_SKIP_KNOWN=1                     would steer fuzz_ops around findings still open;
-#                                            none is (fuzz/README.md), so it changes nothing now
 # New inputs that grow coverage go to build/fuzz/corpus/<target> (kept between runs, not
 # committed); fuzz/corpus holds only the seeds and the inputs of past findings.
 set -euo pipefail
