@@ -17,6 +17,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "test_util.hpp"
 
@@ -266,6 +267,22 @@ TEST_F(Serialize, SaveReplacesAtomicallyAndLeavesNoTempFile) {
   EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"model.safetensors", "old_link"}));
 }
 
+// Two threads saving to one path: each save has its own temporary file (with the pid alone
+// as its name, both wrote into one file and a mix of the two could be renamed over path).
+TEST_F(Serialize, ThreadsSavingToOnePathNeverMixTheirFiles) {
+  Model a = trained_model(21), b = trained_model(22);
+  const auto snap_a = snapshot(*a), snap_b = snapshot(*b);
+  const std::string p = path("shared.safetensors");
+  std::thread t1([&] { for (int i = 0; i < 20; ++i) nn::save(a, p); });
+  std::thread t2([&] { for (int i = 0; i < 20; ++i) nn::save(b, p); });
+  t1.join();
+  t2.join();
+  Model c = trained_model(23);
+  nn::load(c, p);
+  EXPECT_TRUE(unchanged(*c, snap_a) || unchanged(*c, snap_b));
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"shared.safetensors"});
+}
+
 // A save first removes the temporary files that killed processes left for the same path
 // (a pid that names no process), and only those: a live process's, other names, other files.
 TEST_F(Serialize, SaveRemovesStaleTempFilesOfDeadProcessesOnly) {
@@ -284,14 +301,21 @@ TEST_F(Serialize, SaveRemovesStaleTempFilesOfDeadProcessesOnly) {
       "model.safetensors.tmp.",                // no pid
       "model.safetensors.tmp.99999999999999",  // beyond any pid
       "other.safetensors.tmp." + dead,         // another file's
+      "model.safetensors.tmp." + live + ".3",  // a live process's, as write() names them
+      "model.safetensors.tmp." + dead + ".x",  // not a save count
   };
   for (const auto& name : kept) write_bytes(path(name), "x");
-  write_bytes(path("model.safetensors.tmp." + dead), "half a checkpoint");
+  write_bytes(path("model.safetensors.tmp." + dead), "half a checkpoint");      // as earlier versions named them
+  write_bytes(path("model.safetensors.tmp." + dead + ".0"), "half a checkpoint");  // as write() names them
+  // A symlink of a dead process's name is not a temporary file a save made: it stays.
+  ASSERT_EQ(symlink(("model.safetensors.tmp." + live).c_str(), path("model.safetensors.tmp." + dead + ".1").c_str()), 0);
+  const std::string link = "model.safetensors.tmp." + dead + ".1";
 
   Model a = trained_model(9);
   nn::save(a, path("model.safetensors"));
   std::vector<std::string> expect = kept;
   expect.push_back("model.safetensors");
+  expect.push_back(link);
   std::sort(expect.begin(), expect.end());
   EXPECT_EQ(list_dir(dir), expect);
   EXPECT_EQ(read_bytes(path("model.safetensors.tmp." + live)), "x");

@@ -59,7 +59,8 @@ class CppFunctionNode final : public Node {
   void release_variables() override {
     for (auto& s : ctx_->saved_) s.reset();
     ctx_->released_ = true;
-    if (!ctx_->saved_.empty()) saved_released_.store(true, std::memory_order_relaxed);
+    // saved_released_ stays false: a Function's backward may not read what it saved (as in
+    // libtorch, the error comes only from get_saved_variables()).
   }
 
  private:

@@ -1,17 +1,19 @@
 // The safetensors reader and writer of ag (see safetensors.hpp for the layout).
 //
 // Note [Atomic write]: write() never opens `path` itself. The bytes go to
-// `path + ".tmp.<pid>"` in the same directory, which is fsynced, closed and renamed over
-// `path`; then the directory is fsynced so that the rename survives a crash. A reader sees
-// the old file or the new one, never half of one. On any error the temporary file is
-// removed. A process killed inside a save (SIGKILL, power loss) leaves its temporary file
-// behind, so before creating its own, write() removes the files named exactly
-// `<basename(path)>.tmp.<N>` in that directory whose N, a pid written as a plain number,
-// is not this process and names no process (kill(N, 0) fails with ESRCH). This is best
-// effort and never fails a save. A pid names a process of this pid namespace only: two
-// containers with separate pid namespaces saving to the same path on a shared file system
-// could remove each other's temporary file, and that save would then fail at its rename
-// (it throws; `path` is intact either way).
+// `path + ".tmp.<pid>.<n>"` in the same directory (n counts this process's saves, so two
+// threads saving to one path write two files; created with O_EXCL and O_NOFOLLOW), which
+// is fsynced, closed and renamed over `path`; then the directory is fsynced so that the
+// rename survives a crash. A reader sees the old file or the new one, never half of one.
+// On any error the temporary file is removed. A process killed inside a save (SIGKILL,
+// power loss) leaves its temporary file behind, so before creating its own, write()
+// removes the regular files named exactly `<basename(path)>.tmp.<N>` or `....tmp.<N>.<n>`
+// in that directory whose N, a pid written as a plain number, is not this process and
+// names no process (kill(N, 0) fails with ESRCH). This is best effort and never fails a
+// save. A pid names a process of this pid namespace and host only: processes in other pid
+// namespaces or on other hosts saving to the same path on a shared file system could remove
+// each other's temporary file, and that save would then fail at its rename (it throws;
+// `path` is intact either way).
 #include "tensor/safetensors.hpp"
 
 #include <dirent.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -74,12 +77,23 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
   return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
-// The pid N of a name `prefix + N` (N in the form std::to_string writes), or 0.
+// Whether `s` is a number as std::to_string writes it (digits, no leading zero), of at most
+// `max_digits` digits.
+bool plain_number(std::string_view s, size_t max_digits) {
+  if (s.empty() || s.size() > max_digits || (s[0] == '0' && s.size() > 1)) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The pid N of a temporary file's name, `prefix + N + "." + S` as write() names them (S the
+// process's save count) or `prefix + N` as earlier versions did; 0 for any other name.
 pid_t temp_owner(std::string_view name, std::string_view prefix) {
   if (!name.starts_with(prefix)) return 0;
-  const std::string_view digits = name.substr(prefix.size());
-  if (digits.empty() || digits.size() > 10 || digits[0] == '0') return 0;
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return 0;
+  std::string_view digits = name.substr(prefix.size());
+  if (const size_t dot = digits.find('.'); dot != std::string_view::npos) {
+    if (!plain_number(digits.substr(dot + 1), 20)) return 0;
+    digits = digits.substr(0, dot);
+  }
+  if (!plain_number(digits, 10) || digits == "0") return 0;
   uint64_t n = 0;
   std::from_chars(digits.data(), digits.data() + digits.size(), n);
   return n <= static_cast<uint64_t>(INT_MAX) ? static_cast<pid_t>(n) : 0;
@@ -97,7 +111,10 @@ void remove_stale_temps(const std::string& dir, const std::string& base) noexcep
     std::vector<std::string> stale;  // removed after the walk, not during it
     while (const dirent* e = ::readdir(d)) {
       const pid_t n = temp_owner(e->d_name, prefix);
-      if (n > 0 && n != self && ::kill(n, 0) == -1 && errno == ESRCH) stale.emplace_back(e->d_name);
+      struct stat st;  // only regular files (not what a symlink of that name points to)
+      if (n > 0 && n != self && ::kill(n, 0) == -1 && errno == ESRCH &&
+          ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        stale.emplace_back(e->d_name);
     }
     for (const auto& name : stale) ::unlinkat(::dirfd(d), name.c_str(), 0);
   } catch (const std::bad_alloc&) {
@@ -111,8 +128,15 @@ class TempFile {
     const auto [dir, base] = split_path(final_);
     dir_ = dir;
     remove_stale_temps(dir_, base);
-    tmp_ = final_ + ".tmp." + std::to_string(::getpid());
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    // One name per save, also between threads of this process saving to the same path
+    // (with the pid alone they would write into one file); created exclusively and never
+    // through a symlink. A name that exists was left by a dead process that had this pid:
+    // it is removed and the name taken again.
+    static std::atomic<uint64_t> saves{0};
+    tmp_ = final_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(saves.fetch_add(1));
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    fd_ = ::open(tmp_.c_str(), flags, 0666);
+    if (fd_ < 0 && errno == EEXIST && ::unlink(tmp_.c_str()) == 0) fd_ = ::open(tmp_.c_str(), flags, 0666);
     AG_CHECK(fd_ >= 0, op_, ": cannot create '", tmp_, "': ", errno_text());
   }
   ~TempFile() {

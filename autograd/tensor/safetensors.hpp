@@ -74,7 +74,7 @@ File read(const std::string& path, const char* op, const ReadOptions& options = 
 // requires: distinct names, none "__metadata__"; defined tensors (any strides: written
 //           contiguously, in this order); names and metadata valid UTF-8.
 // ensures: `path` holds the tensors, with `metadata` as "__metadata__" first when non-empty.
-//          Atomic (Note [Atomic write] in safetensors.cpp): written to `path + ".tmp.<pid>"`,
+//          Atomic (Note [Atomic write] in safetensors.cpp): written to `path + ".tmp.<pid>.<n>"`,
 //          fsynced, renamed over `path`, the directory fsynced; on any error the temporary
 //          file is removed, `path` is left as it was, and ag::Error is thrown. Temporary files
 //          of the same path left by processes that no longer exist are removed first.

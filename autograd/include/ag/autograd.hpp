@@ -104,9 +104,10 @@ class Node {
   virtual tensor_list apply_one(Tensor&& grad);
   // Frees what the node saved for backward; called after it ran unless retain_graph.
   virtual void release_variables() {}
-  // Whether release_variables freed tensors this node needs: running it again fails. The
-  // engine looks before a backward runs anything, so that "backward a second time" changes
-  // no .grad() (engine.cpp, Note [Freed graphs]).
+  // Whether release_variables freed tensors this node reads whenever it runs (the nodes of
+  // built-in ops; a custom Function's backward may not read its saved tensors): running it
+  // again fails. The engine looks before a backward runs anything, so that "backward a
+  // second time" changes no .grad() (engine.cpp, Note [Freed graphs]).
   bool saved_released() const { return saved_released_.load(std::memory_order_relaxed); }
 
   const edge_list& next_edges() const { return next_edges_; }

@@ -10,12 +10,13 @@
 // Files written here open in Python with safetensors.torch.load_file and vice versa (for
 // these four dtypes).
 //
-// Writes are atomic: the bytes go to `path + ".tmp.<pid>"` (pid: the writing process's),
-// are fsynced, and the file is renamed over `path` (then the directory is fsynced), so a
-// crash leaves either the old file or the new one, never half of one. On error the
-// temporary file is removed. A process killed inside a save leaves its temporary file
-// behind: before writing, a save removes (best effort) every `<name of path>.tmp.<N>` in
-// that directory whose process N no longer exists, N being a pid other than its own.
+// Writes are atomic: the bytes go to `path + ".tmp.<pid>.<n>"` (pid: the writing process's;
+// n: its count of saves, so that threads saving to one path never share a file), are
+// fsynced, and the file is renamed over `path` (then the directory is fsynced), so a crash
+// leaves either the old file or the new one, never half of one. On error the temporary
+// file is removed. A process killed inside a save leaves its temporary file behind: before
+// writing, a save removes (best effort) every regular file `<name of path>.tmp.<N>[.<n>]`
+// in that directory whose process N no longer exists, N being a pid other than its own.
 // ag::optim::save writes through the same code.
 // Reads validate the whole file before anything is handed out or copied; every problem
 // is an ag::Error naming the file, the entry and what is wrong.
