@@ -1457,6 +1457,31 @@ TEST(FuzzRegressions, BackwardThroughAFreedGraphChangesNoGradient) {
   EXPECT_FLOAT_EQ(y.grad()[0].item<float>(), 3.0f);
 }
 
+// fuzz_ops (crash-retained-grad-aliases-root): with retain_grad, the first gradient of a
+// non-leaf was stored as it came under create_graph; ag::grad({r}, {r}, {r}) passes r as
+// its own gradient, so r became r.grad(), and the next backward's in-place accumulation
+// wrote into r (a saved output), failing midway. As PyTorch, a retained gradient is now
+// copied first and accumulated out of place.
+TEST(FuzzRegressions, RetainedGradNeverAliasesTheTensor) {
+  Tensor a = ag::full({3}, 2.0, kGrad);
+  Tensor r = a.norm();
+  r.retain_grad();
+  (void)ag::grad({r}, {r}, {r}, true, true);
+  ASSERT_TRUE(r.grad().defined());
+  EXPECT_NE(r.grad().unsafeGetTensorImpl(), r.unsafeGetTensorImpl());
+  EXPECT_NE(r.grad().unsafeGetTensorImpl()->storage.get(), r.unsafeGetTensorImpl()->storage.get());
+  const uint32_t version = r._version();
+  ag::backward({r}, {}, true);
+  EXPECT_EQ(r._version(), version);
+  EXPECT_NEAR(r.grad().item<float>(), r.item<float>() + 1.0f, 1e-5);
+  Tensor g = ag::ones({});
+  Tensor s = a.sum();
+  s.retain_grad();
+  s.backward(g);
+  g.add_(5.0);  // the gradient passed in is the user's; .grad() is a copy
+  EXPECT_FLOAT_EQ(s.grad().item<float>(), 1.0f);
+}
+
 // fuzz_ops (a timeout): x.backward(x, create_graph=true) when x already had a grad
 // deadlocked: AccumulateGrad added the new gradient to x.grad() while it held x's gradient
 // lock, and recording that addition (create_graph) asked for x's accumulator, which takes

@@ -434,10 +434,26 @@ struct GraphTask {
     for (auto& [slot, weak] : n.retained()) {
       auto impl = weak.lock();
       if (!impl || !grads[slot].defined()) continue;
-      std::lock_guard<detail::SpinLock> lock(impl->grad_lock);
-      if (!impl->grad) impl->grad = (create_graph ? grads[slot] : grads[slot].clone()).impl_ptr();
-      else if (create_graph) impl->grad = (Tensor(impl->grad) + grads[slot]).impl_ptr();
-      else Tensor(impl->grad).add_(grads[slot]);
+      // As PyTorch's retain_grad: the first gradient is copied and later ones are added out
+      // of place, so .grad() never aliases a tensor in flight or one the user holds (the
+      // gradient passed in for a root, even the root itself: ag::grad({r}, {r}, {r}) made
+      // r its own .grad(), and the next backward's accumulation wrote into r; fuzz_ops).
+      // The new value is made outside the lock (recording it under create_graph takes
+      // locks of its own) and published only if no other backward replaced .grad() since.
+      std::shared_ptr<detail::TensorImpl> seen;
+      {
+        std::lock_guard<detail::SpinLock> lock(impl->grad_lock);
+        seen = impl->grad;
+      }
+      for (;;) {
+        const Tensor next = seen ? Tensor(seen) + grads[slot] : grads[slot].clone();
+        std::lock_guard<detail::SpinLock> lock(impl->grad_lock);
+        if (impl->grad == seen) {
+          impl->grad = next.impl_ptr();
+          break;
+        }
+        seen = impl->grad;
+      }
     }
   }
 
