@@ -1482,6 +1482,45 @@ TEST(FuzzRegressions, RetainedGradNeverAliasesTheTensor) {
   EXPECT_FLOAT_EQ(s.grad().item<float>(), 1.0f);
 }
 
+// fuzz_ops (crash-function-freed-graph-midway): the same through a custom Function (the nn
+// losses are Functions): its node is marked freed when its backward read what it saved, so
+// a second backward fails before anything runs; one whose backward never reads its saved
+// tensors may run again, as in libtorch.
+struct SquareReadingSaved : ag::Function<SquareReadingSaved> {
+  static Tensor forward(ag::AutogradContext* ctx, const Tensor& x) {
+    ctx->save_for_backward({x});
+    return x * x;
+  }
+  static ag::tensor_list backward(ag::AutogradContext* ctx, ag::tensor_list g) {
+    return {g[0] * 2.0 * ctx->get_saved_variables()[0]};
+  }
+};
+struct DoubleIgnoringSaved : ag::Function<DoubleIgnoringSaved> {
+  static Tensor forward(ag::AutogradContext* ctx, const Tensor& x) {
+    ctx->save_for_backward({x});
+    return x * 2.0;
+  }
+  static ag::tensor_list backward(ag::AutogradContext*, ag::tensor_list g) { return {g[0] * 2.0}; }
+};
+TEST(FuzzRegressions, BackwardThroughAFreedFunctionChangesNoGradient) {
+  Tensor x = ag::full({3}, 2.0, kGrad), y = ag::full({3}, 1.0, kGrad);
+  Tensor freed = SquareReadingSaved::apply(x).sum();
+  freed.backward();
+  Tensor fresh = (y * 3.0).sum();
+  for (const bool fresh_first : {true, false}) {
+    const std::string e = error_of([&] {
+      if (fresh_first) ag::backward({fresh, freed}, {}, true);
+      else ag::backward({freed, fresh}, {}, true);
+    });
+    EXPECT_NE(e.find("Trying to backward through the graph a second time"), std::string::npos) << e;
+    EXPECT_FALSE(y.grad().defined()) << "y.grad() was written by a backward that failed";
+  }
+  Tensor again = DoubleIgnoringSaved::apply(x).sum();
+  again.backward();
+  again.backward();  // its backward never reads what it saved: allowed, as in libtorch
+  EXPECT_FLOAT_EQ(x.grad()[0].item<float>(), 4.0f + 2.0f + 2.0f);  // d(x²)/dx at 2, then 2 twice
+}
+
 // fuzz_ops (a timeout): x.backward(x, create_graph=true) when x already had a grad
 // deadlocked: AccumulateGrad added the new gradient to x.grad() while it held x's gradient
 // lock, and recording that addition (create_graph) asked for x's accumulator, which takes

@@ -22,6 +22,7 @@ tensor_list AutogradContext::get_saved_variables() const {
   tensor_list out;
   out.reserve(saved_.size());
   for (const auto& s : saved_) out.push_back(s.unpack(node_));
+  saved_read_ = true;
   return out;
 }
 
@@ -59,8 +60,10 @@ class CppFunctionNode final : public Node {
   void release_variables() override {
     for (auto& s : ctx_->saved_) s.reset();
     ctx_->released_ = true;
-    // saved_released_ stays false: a Function's backward may not read what it saved (as in
-    // libtorch, the error comes only from get_saved_variables()).
+    // Marked freed only if the backward that just ran read what it saved: one that does not
+    // may run again (in libtorch the error comes only from get_saved_variables()), and one
+    // that does would fail again, so the engine fails it before anything runs.
+    if (!ctx_->saved_.empty() && ctx_->saved_read_) saved_released_.store(true, std::memory_order_relaxed);
   }
 
  private:

@@ -105,8 +105,8 @@ class Node {
   // Frees what the node saved for backward; called after it ran unless retain_graph.
   virtual void release_variables() {}
   // Whether release_variables freed tensors this node reads whenever it runs (the nodes of
-  // built-in ops; a custom Function's backward may not read its saved tensors): running it
-  // again fails. The engine looks before a backward runs anything, so that "backward a
+  // built-in ops; a custom Function's node when its backward read them, since one that never
+  // does may run again, as in libtorch): running it again fails. The engine looks before a backward runs anything, so that "backward a
   // second time" changes no .grad() (engine.cpp, Note [Freed graphs]).
   bool saved_released() const { return saved_released_.load(std::memory_order_relaxed); }
 
@@ -277,6 +277,7 @@ class AutogradContext {
   const Node* node_ = nullptr;
   std::vector<bool> needs_input_grad_;
   bool released_ = false;
+  mutable bool saved_read_ = false;  // get_saved_variables() was called (Note [Freed graphs])
 };
 
 namespace detail {
