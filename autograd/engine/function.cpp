@@ -63,7 +63,7 @@ class CppFunctionNode final : public Node {
     // Marked freed only if the backward that just ran read what it saved: one that does not
     // may run again (in libtorch the error comes only from get_saved_variables()), and one
     // that does would fail again, so the engine fails it before anything runs.
-    if (!ctx_->saved_.empty() && ctx_->saved_read_) saved_released_.store(true, std::memory_order_relaxed);
+    if (!ctx_->saved_.empty() && ctx_->saved_read_) mark_saved_released();
   }
 
  private:

@@ -101,13 +101,16 @@ Node::~Node() {
 }
 
 uint32_t Node::add_input_meta(const Tensor& t) {
-  if (num_inputs_ == 0) {
+  const uint32_t n = inputs_.load(std::memory_order_relaxed);  // while recording: one thread
+  AG_CHECK(n + 1 < kSavedReleased, "autograd: a node cannot have ", n + 1, " inputs");
+  if (n == 0) {
     input_meta0_.shape = t.shape();
     input_meta0_.dtype = t.dtype();
   } else {
     extras().more_meta.push_back(InputMeta{t.shape(), t.dtype()});
   }
-  return num_inputs_++;
+  inputs_.store(n + 1, std::memory_order_relaxed);
+  return n;
 }
 
 tensor_list Node::apply_one(Tensor&& grad) {
@@ -155,7 +158,7 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
   if (is_output) {
     // Keeping the output's grad_fn strongly would be a cycle (node -> output -> node).
     data_ = t.detach();
-    weak_fn_ = t.grad_fn();
+    weak_ = t.grad_fn();
     output_nr_ = t.output_nr();
   } else if (t.is_leaf() && t.requires_grad()) {
     // A leaf that requires grad: its gradients must reach that leaf's accumulator, found
@@ -163,7 +166,7 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
     // leaf can later lose requires_grad and take, by an in-place op, a history that leads
     // back here (a cycle, found by fuzz_ops); the data stays for when it is gone.
     data_ = t.detach();
-    leaf_ = t.impl_ptr();
+    weak_ = t.impl_ptr();
   } else {
     // Anything else by its data and the history it has now, as PyTorch keeps a saved
     // input: by handle, a tensor that an in-place op later rebases (x.div_(x), or
@@ -192,11 +195,11 @@ Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
          "] a tensor of shape ", shape_str(data_.shape()), " is at version ", data_._version(),
          "; expected version ", version_, " instead.");
   if (is_output_ && with_history) {
-    if (auto fn = weak_fn_.lock()) return shallow_copy(data_, std::move(fn), output_nr_);
+    if (auto fn = weak_.lock()) return shallow_copy(data_, std::static_pointer_cast<Node>(std::move(fn)), output_nr_);
   }
   if (fn_ && with_history) return shallow_copy(data_, fn_, output_nr_);
-  if (with_history) {
-    if (auto leaf = leaf_.lock()) return Tensor(std::move(leaf));
+  if (!is_output_ && with_history) {  // a leaf that requires grad, while it lives
+    if (auto leaf = weak_.lock()) return Tensor(std::static_pointer_cast<detail::TensorImpl>(std::move(leaf)));
   }
   return data_;
 }
@@ -216,7 +219,7 @@ void engine::check_hook_result(const Tensor& replacement, const Tensor& grad) {
 // ---- leaves --------------------------------------------------------------------------------
 AccumulateGrad::AccumulateGrad(const std::shared_ptr<detail::TensorImpl>& leaf) : leaf_(leaf) {
   input_meta0_ = InputMeta{leaf->shape, leaf->dtype};
-  num_inputs_ = 1;
+  inputs_.store(1, std::memory_order_relaxed);
   forward_op_ = "leaf";
 }
 

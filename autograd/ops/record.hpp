@@ -64,7 +64,7 @@ class LambdaNode final : public Node {
   }
   void release_variables() override {
     for (uint32_t i = 0; i < num_saved_; ++i) saved_[i].reset();
-    if (num_saved_ > 0) saved_released_.store(true, std::memory_order_relaxed);
+    if (num_saved_ > 0) mark_saved_released();
   }
 
   SavedVariable* saved_ = nullptr;  // in the node's allocation, after its edges
