@@ -1347,6 +1347,27 @@ TEST(FuzzRegressions, IdxSizeProductOverflow) {
   EXPECT_NE(error_of([&] { data::read_idx(p); }).find("implausibly large"), std::string::npos);
 }
 
+// Whether any of `nodes` is still alive after its graph should have been freed (a leak
+// through a reference cycle). If so, the cycles are broken (so that LeakSanitizer builds
+// stay clean): every node reachable from them frees what it saved.
+bool leaked_and_broken(std::initializer_list<std::weak_ptr<ag::Node>> nodes) {
+  bool leaked = false;
+  std::vector<std::shared_ptr<ag::Node>> stack;
+  for (const auto& w : nodes) {
+    leaked |= !w.expired();
+    stack.push_back(w.lock());
+  }
+  std::set<const ag::Node*> seen;
+  while (!stack.empty()) {
+    const std::shared_ptr<ag::Node> n = stack.back();
+    stack.pop_back();
+    if (!n || !seen.insert(n.get()).second) continue;
+    n->release_variables();
+    for (const auto& e : n->next_edges()) stack.push_back(e.function);
+  }
+  return leaked;
+}
+
 // fuzz_ops (LeakSanitizer): x.div_(x) on a tensor with history saved x for the division's
 // backward and then made that node x's grad_fn: x -> node -> saved x, a reference cycle that
 // never freed (likewise x.mul_(x * x)). Fixed in the engine (973e19b): as PyTorch's
@@ -1362,20 +1383,7 @@ TEST(FuzzRegressions, InPlaceWithItselfLeavesNoCycle) {
     b.mul_(b * b);
     mul_node = b.grad_fn();
   }
-  const bool leaked = !div_node.expired() || !mul_node.expired();
-  // Should they leak again, break the cycles (so that LeakSanitizer builds stay clean): free
-  // what every node reachable from the leaked ones saved.
-  std::vector<std::shared_ptr<ag::Node>> stack;
-  std::set<const ag::Node*> seen;
-  for (auto& w : {div_node, mul_node}) stack.push_back(w.lock());
-  while (!stack.empty()) {
-    const std::shared_ptr<ag::Node> n = stack.back();
-    stack.pop_back();
-    if (!n || !seen.insert(n.get()).second) continue;
-    n->release_variables();
-    for (const auto& e : n->next_edges()) stack.push_back(e.function);
-  }
-  EXPECT_FALSE(leaked) << "an in-place op whose operand is (or was computed from) its own target leaves a "
+  EXPECT_FALSE(leaked_and_broken({div_node, mul_node})) << "an in-place op whose operand is (or was computed from) its own target leaves a "
                           "node -> saved tensor -> node cycle";
 }
 
@@ -1406,18 +1414,7 @@ TEST(FuzzRegressions, LeafThatLosesRequiresGradAndTakesHistoryLeavesNoCycle) {
     u.backward();
     EXPECT_FALSE(v.grad().defined());
   }
-  const bool leaked = !add_node.expired() || !mul_node.expired();
-  std::vector<std::shared_ptr<ag::Node>> stack;  // break the cycles if they leak again
-  std::set<const ag::Node*> seen;
-  for (auto& w : {add_node, mul_node}) stack.push_back(w.lock());
-  while (!stack.empty()) {
-    const std::shared_ptr<ag::Node> n = stack.back();
-    stack.pop_back();
-    if (!n || !seen.insert(n.get()).second) continue;
-    n->release_variables();
-    for (const auto& e : n->next_edges()) stack.push_back(e.function);
-  }
-  EXPECT_FALSE(leaked) << "a leaf's accumulator or a saved leaf keeps the leaf alive through its own history";
+  EXPECT_FALSE(leaked_and_broken({add_node, mul_node})) << "a leaf's accumulator or a saved leaf keeps the leaf alive through its own history";
 }
 
 // A gradient for a leaf that nobody holds any more has nowhere to go and is dropped; the
