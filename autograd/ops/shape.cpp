@@ -25,24 +25,23 @@ void check(const Tensor& a, const char* op) { AG_CHECK(a.defined(), op, ": the o
 // Resolves one -1 in `shape` against numel; throws when the sizes cannot match.
 Shape infer_shape(const Shape& shape, int64_t numel, Dtype dtype, const char* op) {
   Shape out = shape;
-  int64_t known = 1, infer = -1;
-  bool zero = false, overflow = false;  // the product of huge sizes overflows (found by fuzz_ops)
+  int64_t infer = -1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       AG_CHECK(infer < 0, op, ": only one dimension can be inferred in shape ", shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
       AG_CHECK(out[i] >= 0, op, ": invalid shape dimension ", out[i], " in ", shape_str(shape));
-      if (out[i] == 0) zero = true;
-      else overflow |= __builtin_mul_overflow(known, out[i], &known);
     }
   }
   // Refused even with a 0 among the sizes: the strides of the others would overflow, and
-  // so would a clone of the view (found by fuzz_ops: [2^63 - 1, 0]).
-  AG_CHECK(!overflow && detail::shape_fits(out, dtype), op, ": shape ", shape_str(shape),
-           " is invalid for input of size ", numel,
+  // so would a clone of the view (found by fuzz_ops: [2^63 - 1, 0]). shape_fits takes the
+  // -1 as a 1; once it holds, the product of the known sizes cannot overflow.
+  AG_CHECK(detail::shape_fits(out, dtype), op, ": shape ", shape_str(shape), " is invalid for input of size ", numel,
            " (the product of its sizes, zeros counted as ones, times the element size overflows int64)");
-  if (zero) known = 0;
+  int64_t known = 1;
+  for (int64_t d : out)
+    if (d != -1) known *= d;
   if (infer >= 0) {
     AG_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
     out[infer] = numel / known;
