@@ -49,7 +49,7 @@
 #if defined(__SSE2__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
-#include "tensor/allocator.hpp"
+#include "runtime/allocator.hpp"
 
 namespace {
 

@@ -48,7 +48,7 @@
 #include <ag/ag.hpp>
 #include <torch/torch.h>
 
-#include "tensor/allocator.hpp"  // ag::detail::allocator_stats (internal)
+#include "runtime/allocator.hpp"  // ag::detail::allocator_stats (internal)
 
 #include <dlfcn.h>
 #include <unistd.h>

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/allocator.hpp"
+#include "runtime/allocator.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define AG_TEST_SANITIZED 1
@@ -81,7 +81,7 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::fre
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 #if AG_COUNT_TBBMALLOC
-// tbbmalloc's allocation entry points, as ag's code calls them (tensor/pool.hpp,
+// tbbmalloc's allocation entry points, as ag's code calls them (runtime/pool.hpp,
 // tensor/allocator.cpp): defined here, they take precedence over libtbbmalloc's for the code
 // linked into this binary; each counts and calls the real one (found with RTLD_NEXT).
 namespace {

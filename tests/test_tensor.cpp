@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "tensor/allocator.hpp"
+#include "runtime/allocator.hpp"
 
 namespace {
 

@@ -74,7 +74,7 @@
 #include <thread>
 
 #include "ag/ops.hpp"
-#include "engine/parallel.hpp"
+#include "runtime/parallel.hpp"
 
 namespace ag {
 struct NodeWalkAccess {

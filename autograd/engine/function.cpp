@@ -3,7 +3,7 @@
 #include "ag/autograd.hpp"
 #include "ag/functional.hpp"
 #include "ag/ops.hpp"
-#include "tensor/pool.hpp"
+#include "runtime/pool.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -8,7 +8,7 @@
 #include "ag/functional.hpp"
 
 #include "ag/ops.hpp"
-#include "tensor/pool.hpp"
+#include "runtime/pool.hpp"
 
 namespace ag {
 

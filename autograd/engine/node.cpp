@@ -8,8 +8,8 @@
 #include "ag/autograd.hpp"
 #include "ag/ops.hpp"
 #include "engine/engine.hpp"
-#include "engine/release.hpp"
-#include "tensor/pool.hpp"
+#include "runtime/release.hpp"
+#include "runtime/pool.hpp"
 
 namespace ag {
 
@@ -69,34 +69,11 @@ inline void count_live(int64_t d) {
 }
 }  // namespace
 
-// ---- Note [Iterative release] (see release.hpp) ----------------------------------------
-void release_node(std::shared_ptr<Node>&& node) {
-  thread_local std::vector<std::shared_ptr<Node>> pending;
-  thread_local bool draining = false;
-  if (!node) return;
-  // Not the last owner: dropping it destroys nothing. (Should another owner let go at the
-  // same moment, the ~Node that follows appends to `pending` or starts its own drain:
-  // depth two at most.)
-  if (node.use_count() > 1) {
-    node.reset();
-    return;
-  }
-  pending.push_back(std::move(node));
-  if (draining) return;
-  draining = true;
-  while (!pending.empty()) {
-    std::shared_ptr<Node> n = std::move(pending.back());
-    pending.pop_back();
-    n.reset();  // may run ~Node, which appends to `pending`
-  }
-  draining = false;
-}
-
 // ---- Node --------------------------------------------------------------------------------
 Node::Node() : sequence_nr_(t_next_sequence_nr++) { count_live(1); }
 
 Node::~Node() {
-  for (Edge& e : next_edges_) release_node(std::move(e.function));
+  for (Edge& e : next_edges_) detail::release_iteratively(std::move(e.function));  // Note [Iterative release]
   count_live(-1);
 }
 

@@ -46,11 +46,11 @@
 #include <immintrin.h>
 #endif
 
-#include "ag/autograd.hpp"  // get_num_threads
+#include "ag/threads.hpp"
 #include "elementwise.hpp"
-#include "engine/parallel.hpp"
+#include "runtime/parallel.hpp"
 #include "scalar_ops.hpp"
-#include "tensor/allocator.hpp"
+#include "runtime/allocator.hpp"
 
 namespace ag::kernels {
 namespace {

@@ -27,7 +27,7 @@
 #include "ag/autograd.hpp"
 #include "ag/forward_ad.hpp"
 #include "ag/ops.hpp"
-#include "tensor/pool.hpp"
+#include "runtime/pool.hpp"
 
 namespace ag::detail {
 

@@ -2,7 +2,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "ag/ops.hpp"
 #include "tensor/make.hpp"
 
 namespace ag {

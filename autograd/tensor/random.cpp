@@ -6,7 +6,6 @@
 #include <mutex>
 #include <random>
 
-#include "ag/ops.hpp"
 #include "tensor/make.hpp"
 
 namespace ag {

@@ -14,7 +14,7 @@
 // namespaces or on other hosts saving to the same path on a shared file system could remove
 // each other's temporary file, and that save would then fail at its rename (it throws;
 // `path` is intact either way).
-#include "tensor/safetensors.hpp"
+#include "ag/io/safetensors.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -36,7 +36,7 @@
 
 #include "ag/detail/tensor_impl.hpp"
 
-namespace ag::detail::safetensors {
+namespace ag::io::safetensors {
 
 namespace {
 
@@ -454,4 +454,4 @@ NamedTensors File::tensors() const {
   return out;
 }
 
-}  // namespace ag::detail::safetensors
+}  // namespace ag::io::safetensors

@@ -1,11 +1,11 @@
 #include "ag/storage.hpp"
 
-#include "tensor/allocator.hpp"
-#include "tensor/pool.hpp"
+#include "runtime/allocator.hpp"
+#include "runtime/pool.hpp"
 
 namespace ag {
 
-// Buffers come from the caching allocator (tensor/allocator.hpp): 64-byte aligned, and a
+// Buffers come from the caching allocator (runtime/allocator.hpp): 64-byte aligned, and a
 // zero-size tensor still gets a valid, unique pointer.
 Storage::Storage(size_t nbytes) : nbytes_(nbytes) { data_ = detail::cached_alloc(nbytes, &capacity_); }
 

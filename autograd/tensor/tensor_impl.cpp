@@ -1,12 +1,11 @@
 #include "ag/detail/tensor_impl.hpp"
 
-#include "ag/autograd.hpp"
 #include "ag/error.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <ostream>
-#include "engine/release.hpp"
+#include "runtime/release.hpp"
 
 namespace ag {
 
@@ -36,7 +35,7 @@ namespace detail {
 TensorImpl::~TensorImpl() {
   // A tensor may hold the head of a long graph; hand it to the iterative releaser so a
   // chain of millions of nodes is torn down without recursion (Note [Iterative release]).
-  if (grad_fn) release_node(std::move(grad_fn));
+  if (grad_fn) release_iteratively(std::move(grad_fn));
 }
 
 bool TensorImpl::is_contiguous() const {

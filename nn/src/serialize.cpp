@@ -13,11 +13,11 @@
 #include <unordered_map>
 
 #include "ag/autograd.hpp"
-#include "tensor/safetensors.hpp"
+#include "ag/io/safetensors.hpp"
 
 namespace ag::nn {
 
-namespace st = ag::detail::safetensors;
+namespace st = ag::io::safetensors;
 
 namespace {
 

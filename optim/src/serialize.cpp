@@ -3,13 +3,13 @@
 // tensor/safetensors (the same code as ag::nn's save/load, without a dependency on ag::nn).
 #include "ag/optim/serialize.hpp"
 
-#include "tensor/safetensors.hpp"
+#include "ag/io/safetensors.hpp"
 
 namespace ag::optim {
 
 namespace {
 
-namespace st = ag::detail::safetensors;
+namespace st = ag::io::safetensors;
 
 const std::string kSchedulerPrefix = "scheduler.";
 

@@ -16,6 +16,7 @@
 #include "ag/detail/small_vector.hpp"
 #include "ag/tensor.hpp"
 #include "ag/forward_ad.hpp"
+#include "ag/threads.hpp"
 
 namespace ag {
 
@@ -23,7 +24,7 @@ class Node;
 
 namespace detail {
 // Graph bookkeeping (edges, metadata, saved tensors) goes through tbbmalloc, like the
-// tensors themselves (see tensor/pool.hpp for why); this adapter keeps TBB out of the
+// tensors themselves (see runtime/pool.hpp for why); this adapter keeps TBB out of the
 // headers. pool_allocate/pool_deallocate are declared in ag/detail/small_vector.hpp.
 template <class T>
 struct PoolAllocator {
@@ -254,11 +255,6 @@ tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const te
 // backward of several roots at once (what Tensor::backward calls).
 void backward(const tensor_list& tensors, const tensor_list& grad_tensors = {},
               std::optional<bool> retain_graph = std::nullopt, bool create_graph = false);
-
-// Threads for the backward scheduler and large kernels (default: hardware threads,
-// or env AG_NUM_THREADS).
-void set_num_threads(int n);
-int get_num_threads();
 
 // Number of Node objects alive in the process (for leak tests).
 int64_t live_node_count();

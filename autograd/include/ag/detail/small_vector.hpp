@@ -20,7 +20,7 @@
 namespace ag::detail {
 
 // Graph bookkeeping goes through tbbmalloc, like the tensors themselves (see
-// tensor/pool.hpp for why); these keep TBB out of the headers.
+// runtime/pool.hpp for why); these keep TBB out of the headers.
 void* pool_allocate(size_t bytes);
 void pool_deallocate(void* p) noexcept;
 

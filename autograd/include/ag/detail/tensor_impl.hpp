@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "ag/detail/spin_lock.hpp"
 #include "ag/dtype.hpp"
 #include "ag/shape.hpp"
 #include "ag/storage.hpp"
@@ -20,22 +21,6 @@ class Node;
 class Tensor;
 
 namespace detail {
-
-// A one-byte spin lock guarding a tensor's gradient while concurrent backward passes
-// accumulate into it. Held for the duration of one add, so spinning is the right cost.
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire)) flag_.wait(true, std::memory_order_relaxed);
-  }
-  void unlock() {
-    flag_.clear(std::memory_order_release);
-    flag_.notify_one();
-  }
-
- private:
-  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
-};
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;

@@ -1,4 +1,4 @@
-#include "tensor/allocator.hpp"
+#include "runtime/allocator.hpp"
 
 #include <tbb/scalable_allocator.h>
 
@@ -8,7 +8,7 @@
 #include <new>
 #include <vector>
 
-#include "ag/detail/tensor_impl.hpp"
+#include "ag/detail/spin_lock.hpp"
 #include "ag/error.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -98,7 +98,7 @@ Counters& counters() {
   return *mine;
 }
 
-// Buffers come from tbbmalloc (see tensor/pool.hpp for why), or from the C library under
+// Buffers come from tbbmalloc (see runtime/pool.hpp for why), or from the C library under
 // AddressSanitizer so that it sees every buffer.
 void* raw_alloc(size_t bytes) {
 #ifdef AG_CACHE_DEFAULT_OFF

@@ -1,7 +1,6 @@
-// The one safetensors reader and writer of ag, shared by ag::nn (module state,
-// save_tensors/load_tensors) and ag::optim (optimizer state). Internal: not installed and
-// not part of the public API (see API.md); nn and optim include it as "tensor/safetensors.hpp"
-// through a private include of autograd/, as the tests do for the other internal headers.
+// ag::io::safetensors: reading and writing the safetensors format, with every check. The
+// one reader and writer of ag: ag::nn (module state, save_tensors/load_tensors) and
+// ag::optim (optimizer state) build on it, and so can a user's own file formats.
 //
 // What it represents: the file layout of https://github.com/huggingface/safetensors:
 //   8 bytes      N, the header length, unsigned little-endian
@@ -23,7 +22,7 @@
 
 #include "ag/tensor.hpp"
 
-namespace ag::detail::safetensors {
+namespace ag::io::safetensors {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 using Metadata = std::map<std::string, std::string>;
@@ -80,4 +79,4 @@ File read(const std::string& path, const char* op, const ReadOptions& options = 
 //          of the same path left by processes that no longer exist are removed first.
 void write(const NamedTensors& tensors, const std::string& path, const Metadata& metadata, const char* op);
 
-}  // namespace ag::detail::safetensors
+}  // namespace ag::io::safetensors

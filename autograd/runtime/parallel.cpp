@@ -1,4 +1,4 @@
-#include "engine/parallel.hpp"
+#include "runtime/parallel.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
@@ -12,7 +12,8 @@
 #include <vector>
 #include <algorithm>
 
-#include "ag/autograd.hpp"
+#include "ag/error.hpp"
+#include "ag/threads.hpp"
 
 namespace ag {
 
