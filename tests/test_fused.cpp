@@ -1,4 +1,4 @@
-// The fused ops of ag/detail/fused.hpp: softmax cross-entropy in one node and linear
+// The fused ops of ag/layer_ops.hpp: softmax cross-entropy in one node and linear
 // (+ bias, + activation) in one GEMM call. Each is checked against the unfused composition
 // (values and gradients), against finite differences in float64 (first and second order),
 // and for the graph it leaves behind (node names and edges, as the composition's).
@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <ag/ag.hpp>
-#include <ag/detail/fused.hpp>
+#include <ag/layer_ops.hpp>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -17,8 +17,8 @@ namespace nn = ag::nn;
 namespace F = ag::nn::functional;
 using ag::Tensor;
 using ag::tensor_list;
-using ag::detail::Activation;
-using ag::detail::LossReduction;
+using ag::layer_ops::Activation;
+using ag::layer_ops::LossReduction;
 
 namespace {
 
@@ -91,7 +91,7 @@ TEST(FusedCrossEntropy, MatchesCompositionInValuesAndGradients) {
         SCOPED_TRACE(::testing::Message() << "C=" << c << " reduction=" << static_cast<int>(r) << " "
                                           << ag::dtype_name(dt));
         Tensor xa = leaf(x0), xb = leaf(x0);
-        Tensor la = ag::detail::cross_entropy(xa, y, r), lb = composed_ce(xb, y, r);
+        Tensor la = ag::layer_ops::cross_entropy(xa, y, r), lb = composed_ce(xb, y, r);
         ASSERT_EQ(la.shape(), lb.shape());
         EXPECT_TRUE(ag::allclose(la, lb, tol, tol));
         EXPECT_EQ(la.grad_fn()->name(), "CrossEntropyLossBackward0");
@@ -110,7 +110,7 @@ TEST(FusedCrossEntropy, GradcheckAndGradgradcheckAllReductions) {
   Tensor x = leaf(ag::randn({6, 5}, f64()));
   Tensor y = labels({4, 0, 2, 2, 1, 3});
   for (LossReduction r : kReductions) {
-    auto f = [&](const tensor_list& in) { return ag::detail::cross_entropy(in[0], y, r); };
+    auto f = [&](const tensor_list& in) { return ag::layer_ops::cross_entropy(in[0], y, r); };
     EXPECT_TRUE(ag::gradcheck(f, {x})) << static_cast<int>(r);
     EXPECT_TRUE(ag::gradgradcheck(f, {x})) << static_cast<int>(r);
   }
@@ -164,10 +164,10 @@ TEST(FusedCrossEntropy, NoGraphWithoutGradAndEdgeCases) {
   F::cross_entropy(e, labels({}), nn::kSum).backward();
   EXPECT_EQ(e.grad().shape(), (ag::Shape{0, 4}));
   // Misuse of the internal op is an ag::Error too.
-  EXPECT_NE(error_of([&] { ag::detail::cross_entropy(x, labels({0, 4, 1}), LossReduction::Mean); }).find("out of bounds"),
+  EXPECT_NE(error_of([&] { ag::layer_ops::cross_entropy(x, labels({0, 4, 1}), LossReduction::Mean); }).find("out of bounds"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { ag::detail::cross_entropy(x, labels({0, 1}), LossReduction::Mean); }), "");
-  EXPECT_NE(error_of([&] { ag::detail::cross_entropy(x.reshape({12}), labels({0}), LossReduction::Mean); }), "");
+  EXPECT_NE(error_of([&] { ag::layer_ops::cross_entropy(x, labels({0, 1}), LossReduction::Mean); }), "");
+  EXPECT_NE(error_of([&] { ag::layer_ops::cross_entropy(x.reshape({12}), labels({0}), LossReduction::Mean); }), "");
   // In-place change of the logits after the forward is caught at backward.
   Tensor xl = leaf(x);
   Tensor y = xl * 1.0;
@@ -203,7 +203,7 @@ TEST(FusedLinear, MatchesCompositionAllActivations) {
                                             << (with_bias ? " bias " : " nobias ") << ag::dtype_name(dt));
           Tensor xa = leaf(x0), wa = leaf(w0), ba = with_bias ? leaf(b0) : Tensor();
           Tensor xb = leaf(x0), wb = leaf(w0), bb = with_bias ? leaf(b0) : Tensor();
-          Tensor ya = ag::detail::linear(xa, wa, ba, a), yb = composed_linear(xb, wb, bb, a);
+          Tensor ya = ag::layer_ops::linear(xa, wa, ba, a), yb = composed_linear(xb, wb, bb, a);
           EXPECT_TRUE(ag::allclose(ya, yb, tol, tol));
           Tensor g = ag::randn({m, n}, o);
           ya.backward(g);
@@ -229,10 +229,10 @@ TEST(FusedLinear, GradcheckAndGradgradcheck) {
       const double* ph = h.contiguous().data_ptr<double>();
       for (int64_t i = 0; i < h.numel(); ++i) ASSERT_GT(std::fabs(ph[i]), 1e-3);
     }
-    auto f = [a](const tensor_list& in) { return ag::detail::linear(in[0], in[1], in[2], a); };
+    auto f = [a](const tensor_list& in) { return ag::layer_ops::linear(in[0], in[1], in[2], a); };
     EXPECT_TRUE(ag::gradcheck(f, {x, w, b}));
     EXPECT_TRUE(ag::gradgradcheck(f, {x, w, b}));
-    auto fn = [a](const tensor_list& in) { return ag::detail::linear(in[0], in[1], Tensor(), a); };
+    auto fn = [a](const tensor_list& in) { return ag::layer_ops::linear(in[0], in[1], Tensor(), a); };
     EXPECT_TRUE(ag::gradcheck(fn, {x, w}));
     EXPECT_TRUE(ag::gradgradcheck(fn, {x, w}));
   }
@@ -247,41 +247,41 @@ TEST(FusedLinear, StridedOperandsAndEmptyShapes) {
   // x transposed, weight transposed, a broadcast (stride-0) input and a non-contiguous bias.
   Tensor xt = ag::randn({3, 6}, f64()).t(), wt = ag::randn({3, 4}, f64()).t(), bs = ag::randn({8}, f64()).slice(0, 0, 8, 2);
   Tensor want = ag::mm(xt.contiguous(), wt.contiguous().t()) + bs.contiguous();
-  EXPECT_TRUE(ag::allclose(ag::detail::linear(xt, wt, bs), want, 1e-12, 1e-12));
+  EXPECT_TRUE(ag::allclose(ag::layer_ops::linear(xt, wt, bs), want, 1e-12, 1e-12));
   Tensor xe = ag::randn({1, 3}, f64()).expand({6, 3});
-  EXPECT_TRUE(ag::allclose(ag::detail::linear(xe, wt, bs, Activation::Tanh),
+  EXPECT_TRUE(ag::allclose(ag::layer_ops::linear(xe, wt, bs, Activation::Tanh),
                            ag::tanh(ag::mm(xe.contiguous(), wt.contiguous().t()) + bs.contiguous()), 1e-12, 1e-12));
   // Gradients through transposed operands (the backward GEMMs read them in place).
   Tensor xl = leaf(ag::randn({3, 6}, f64())), wl = leaf(ag::randn({3, 4}, f64())), bl = leaf(ag::randn({4}, f64()));
   EXPECT_TRUE(ag::gradcheck(
-      [](const tensor_list& in) { return ag::detail::linear(in[0].t(), in[1].t(), in[2], Activation::Sigmoid); },
+      [](const tensor_list& in) { return ag::layer_ops::linear(in[0].t(), in[1].t(), in[2], Activation::Sigmoid); },
       {xl, wl, bl}));
   // K = 0: act(bias) in every row; M = 0 and N = 0: empty results.
   Tensor b = ag::tensor({-1.0, 0.5}, f64());
-  Tensor y0 = ag::detail::linear(ag::zeros({3, 0}, f64()), ag::zeros({2, 0}, f64()), b, Activation::Sigmoid);
+  Tensor y0 = ag::layer_ops::linear(ag::zeros({3, 0}, f64()), ag::zeros({2, 0}, f64()), b, Activation::Sigmoid);
   EXPECT_TRUE(ag::allclose(y0, ag::sigmoid(b).unsqueeze(0).expand({3, 2}), 1e-15, 1e-15));
-  EXPECT_TRUE(ag::equal(ag::detail::linear(ag::ones({2, 0}), ag::ones({3, 0})), ag::zeros({2, 3})));
-  EXPECT_EQ(ag::detail::linear(ag::ones({0, 4}), ag::ones({3, 4})).shape(), (ag::Shape{0, 3}));
-  EXPECT_EQ(ag::detail::linear(ag::ones({2, 4}), ag::ones({0, 4})).shape(), (ag::Shape{2, 0}));
+  EXPECT_TRUE(ag::equal(ag::layer_ops::linear(ag::ones({2, 0}), ag::ones({3, 0})), ag::zeros({2, 3})));
+  EXPECT_EQ(ag::layer_ops::linear(ag::ones({0, 4}), ag::ones({3, 4})).shape(), (ag::Shape{0, 3}));
+  EXPECT_EQ(ag::layer_ops::linear(ag::ones({2, 4}), ag::ones({0, 4})).shape(), (ag::Shape{2, 0}));
   // Misuse.
-  EXPECT_NE(error_of([] { ag::detail::linear(ag::ones({2, 4}), ag::ones({3, 5})); }), "");
-  EXPECT_NE(error_of([] { ag::detail::linear(ag::ones({2, 4}), ag::ones({3, 4}), ag::ones({2})); }), "");
-  EXPECT_NE(error_of([] { ag::detail::linear(ag::ones({2, 4}), ag::ones({3, 4}, f64())); }), "");
-  EXPECT_NE(error_of([] { ag::detail::linear(ag::ones({4}), ag::ones({3, 4})); }), "");
+  EXPECT_NE(error_of([] { ag::layer_ops::linear(ag::ones({2, 4}), ag::ones({3, 5})); }), "");
+  EXPECT_NE(error_of([] { ag::layer_ops::linear(ag::ones({2, 4}), ag::ones({3, 4}), ag::ones({2})); }), "");
+  EXPECT_NE(error_of([] { ag::layer_ops::linear(ag::ones({2, 4}), ag::ones({3, 4}, f64())); }), "");
+  EXPECT_NE(error_of([] { ag::layer_ops::linear(ag::ones({4}), ag::ones({3, 4})); }), "");
 }
 
 TEST(FusedLinear, GraphIsTheCompositions) {
   Tensor x = leaf(ag::randn({2, 3})), w = leaf(ag::randn({4, 3})), b = leaf(ag::randn({4}));
   // PyTorch's names: linear with bias is AddmmBackward0 (edges bias, x, weight), without MmBackward0.
-  Tensor y = ag::detail::linear(x, w, b);
+  Tensor y = ag::layer_ops::linear(x, w, b);
   EXPECT_EQ(y.grad_fn()->name(), "AddmmBackward0");
   EXPECT_EQ(y.grad_fn()->next_edges().size(), 3u);
-  EXPECT_EQ(ag::detail::linear(x, w, Tensor()).grad_fn()->name(), "MmBackward0");
+  EXPECT_EQ(ag::layer_ops::linear(x, w, Tensor()).grad_fn()->name(), "MmBackward0");
   EXPECT_EQ(F::linear(x, w, b).grad_fn()->name(), "AddmmBackward0");
   EXPECT_EQ(F::linear(x, w).grad_fn()->name(), "MmBackward0");
   // With an activation: the activation's node, then linear's, as if composed.
   for (Activation a : {Activation::Sigmoid, Activation::Tanh, Activation::Relu}) {
-    Tensor z = ag::detail::linear(x, w, b, a);
+    Tensor z = ag::layer_ops::linear(x, w, b, a);
     ASSERT_NE(z.grad_fn(), nullptr);
     EXPECT_EQ(z.grad_fn()->name(), act_node(a));
     ASSERT_EQ(z.grad_fn()->next_edges().size(), 1u);
@@ -292,17 +292,17 @@ TEST(FusedLinear, GraphIsTheCompositions) {
   }
   // Only the inputs that need grad get edges; none at all without grad.
   Tensor xc = ag::randn({2, 3});
-  Tensor z = ag::detail::linear(xc, w, b, Activation::Sigmoid);
+  Tensor z = ag::layer_ops::linear(xc, w, b, Activation::Sigmoid);
   z.sum().backward();
   EXPECT_FALSE(xc.grad().defined());
   EXPECT_TRUE(w.grad().defined() && b.grad().defined());
   {
     ag::NoGradGuard ng;
-    EXPECT_EQ(ag::detail::linear(x, w, b, Activation::Relu).grad_fn(), nullptr);
+    EXPECT_EQ(ag::layer_ops::linear(x, w, b, Activation::Relu).grad_fn(), nullptr);
   }
   // retain_graph and a second backward through the fused pair.
   Tensor x2 = leaf(ag::randn({2, 3}));
-  Tensor z2 = ag::detail::linear(x2, w, b, Activation::Tanh).sum();
+  Tensor z2 = ag::layer_ops::linear(x2, w, b, Activation::Tanh).sum();
   z2.backward({}, true);
   Tensor first = x2.grad().clone();
   z2.backward();
@@ -351,14 +351,14 @@ TEST(FusedLinear, EmptyBatchGradients) {
     x.set_grad(Tensor());
     w.set_grad(Tensor());
     b.set_grad(Tensor());
-    ag::detail::linear(x, w, b, a).sum().backward();
+    ag::layer_ops::linear(x, w, b, a).sum().backward();
     EXPECT_TRUE(ag::equal(w.grad(), ag::zeros({2, 3})));
     EXPECT_TRUE(ag::equal(b.grad(), ag::zeros({2})));
     EXPECT_EQ(x.grad().shape(), (ag::Shape{0, 3}));
   }
   // N = 0: x's gradient is zeros.
   Tensor x2 = leaf(ag::randn({4, 3})), w2 = leaf(ag::zeros({0, 3}));
-  ag::detail::linear(x2, w2, Tensor(), Activation::Tanh).sum().backward();
+  ag::layer_ops::linear(x2, w2, Tensor(), Activation::Tanh).sum().backward();
   EXPECT_TRUE(ag::equal(x2.grad(), ag::zeros({4, 3})));
   EXPECT_EQ(w2.grad().shape(), (ag::Shape{0, 3}));
 }

@@ -59,6 +59,22 @@ void Tensor::set_grad(const Tensor& g) const {
   i.grad = g.impl_ptr();
 }
 
+void Tensor::set_data(const Tensor& new_data) const {
+  AG_CHECK(new_data.defined(), "set_data: the new data is an undefined tensor");
+  detail::TensorImpl& i = impl();
+  const detail::TensorImpl& src = new_data.impl();
+  if (&src == &i) return;
+  // An accumulator made before knows the old shape and dtype (it checks what it adds).
+  if (src.dtype != i.dtype || src.shape != i.shape) i.grad_accumulator.reset();
+  i.storage = src.storage;
+  i.offset = src.offset;
+  i.shape = src.shape;
+  i.strides = src.strides;
+  i.numel = src.numel;
+  i.dtype = src.dtype;
+  i.is_view = false;
+}
+
 Tensor Tensor::detach() const {
   const detail::TensorImpl& i = impl();
   Tensor out = detail::make_view(*this, i.shape, i.strides, i.offset);

@@ -27,7 +27,7 @@ void unary(UnaryOp op, const T* a, T* out, int64_t n);
 template <class T>
 void compare(CompareOp op, const T* a, int64_t a_stride, const T* b, int64_t b_stride, bool* out, int64_t n);
 
-// Fused derivatives: out = g * y * (1 - y); out = g * (1 - y * y); out = x > 0 ? g : 0.
+// Activation derivatives in one pass: out = g * y * (1 - y); out = g * (1 - y * y); out = x > 0 ? g : 0.
 template <class T> void sigmoid_backward(const T* g, const T* y, T* out, int64_t n);
 template <class T> void tanh_backward(const T* g, const T* y, T* out, int64_t n);
 template <class T> void relu_backward(const T* g, const T* x, T* out, int64_t n);

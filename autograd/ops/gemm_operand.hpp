@@ -1,7 +1,7 @@
 // A 2-D tensor as the GEMM kernel sees it: pointer, leading dimension, transposed or not.
 // A transposed or column-sliced view goes to GEMM as a flag and a stride, with no copy;
 // only a layout that fits neither (a broadcast, a step in both dimensions) is copied.
-// Shared by ops/linalg.cpp (mm, addmm, bmm) and ops/fused.cpp (linear).
+// Shared by ops/linalg.cpp (mm, addmm, bmm) and ops/layer_ops.cpp (linear).
 #pragma once
 
 #include "ag/tensor.hpp"

@@ -5,7 +5,9 @@
 // out of place on a snapshot of the tensor, and the tensor takes over the result's
 // values and history ("rebase"), so nodes that saved the old value still find it intact.
 // Every write bumps the storage's version counter (see SavedVariable).
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ops/iter.hpp"
 #include "ops/record.hpp"
@@ -112,7 +114,17 @@ const Tensor& Tensor::fill_(double v) const {
     AG_CHECK(!s->is_view, "fill_: cannot overwrite a view that requires grad; clone() it first");
     s->grad_fn.reset();
   }
-  detail::copy_into(*this, scalar_tensor(v, TensorOptions(kFloat64)));
+  if (is_contiguous()) {
+    // Every step's zero_grad(set_to_none = false) comes here: no 0-dim fill value and no
+    // strided loop's index vectors, and memset for zeros (all-zero bytes are +0.0).
+    if (v == 0.0 && !std::signbit(v)) {
+      if (numel() > 0) std::memset(s->raw_data(), 0, static_cast<size_t>(numel()) * element_size(dtype()));
+    } else {
+      dispatch(dtype(), [&]<class T>() { std::fill_n(data_ptr<T>(), numel(), static_cast<T>(v)); });
+    }
+  } else {
+    detail::copy_into(*this, scalar_tensor(v, TensorOptions(kFloat64)));
+  }
   s->storage->bump_version();
   if (detail::fw_active() && detail::has_tangent(*this)) detail::set_fw_tangent(*this, zeros_like(*this));
   return *this;

@@ -1,4 +1,4 @@
-// Unary maths: exp log sqrt abs sin cos tanh sigmoid relu sign, and the fused derivative
+// Unary maths: exp log sqrt abs sin cos tanh sigmoid relu sign, and the one-pass activation derivative
 // ops of sigmoid, tanh and relu (ops in their own right, so create_graph goes through them).
 #include "ops/iter.hpp"
 #include "ops/record.hpp"
@@ -110,11 +110,11 @@ Tensor sign(const Tensor& a) {
   return out;
 }
 
-// ---- fused derivatives ------------------------------------------------------------------
+// ---- activation derivatives in one pass ------------------------------------------------------------------
 namespace {
 // out = kernel(g, y) for two same-shape floating tensors.
 template <class K>
-Tensor fused(const Tensor& g0, const Tensor& y0, const char* name, K kernel) {
+Tensor pointwise_backward(const Tensor& g0, const Tensor& y0, const char* name, K kernel) {
   AG_CHECK(g0.defined() && y0.defined(), name, ": an operand is undefined");
   AG_CHECK(g0.shape() == y0.shape(), name, ": shapes ", shape_str(g0.shape()), " and ", shape_str(y0.shape()),
            " must be equal");
@@ -131,7 +131,7 @@ Tensor fused(const Tensor& g0, const Tensor& y0, const char* name, K kernel) {
 }  // namespace
 
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
-  Tensor out = fused(grad, y, "sigmoid_backward", [](const auto* g, const auto* yy, auto* o, int64_t n) {
+  Tensor out = pointwise_backward(grad, y, "sigmoid_backward", [](const auto* g, const auto* yy, auto* o, int64_t n) {
     kernels::sigmoid_backward(g, yy, o, n);
   });
   if (needs_grad(grad, y))
@@ -145,7 +145,7 @@ Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
 }
 
 Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
-  Tensor out = fused(grad, y, "tanh_backward", [](const auto* g, const auto* yy, auto* o, int64_t n) {
+  Tensor out = pointwise_backward(grad, y, "tanh_backward", [](const auto* g, const auto* yy, auto* o, int64_t n) {
     kernels::tanh_backward(g, yy, o, n);
   });
   if (needs_grad(grad, y))
@@ -158,7 +158,7 @@ Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
 }
 
 Tensor relu_backward(const Tensor& grad, const Tensor& x) {
-  Tensor out = fused(grad, x, "relu_backward", [](const auto* g, const auto* xx, auto* o, int64_t n) {
+  Tensor out = pointwise_backward(grad, x, "relu_backward", [](const auto* g, const auto* xx, auto* o, int64_t n) {
     kernels::relu_backward(g, xx, o, n);
   });
   if (needs_grad(grad, x))

@@ -2,9 +2,9 @@
 #include "ag/nn/functional.hpp"
 
 #include "ag/autograd.hpp"
-#include "ag/detail/fused.hpp"
+#include "ag/layer_ops.hpp"
 #include "ag/ops.hpp"
-#include "fused.hpp"
+#include "linear_activation.hpp"
 
 namespace ag::nn::functional {
 
@@ -25,19 +25,19 @@ void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_linear(x, weight, bias);
-  // 2-D: one GEMM with the bias in its epilogue (ag/detail/fused.hpp); the node is
+  // 2-D: one GEMM with the bias in its epilogue (ag/layer_ops.hpp); the node is
   // AddmmBackward0 (MmBackward0 without bias), as for PyTorch's linear.
-  if (x.dim() == 2) return detail::linear(x, weight, bias);
+  if (x.dim() == 2) return layer_ops::linear(x, weight, bias);
   if (x.dim() == 1) return linear(x.unsqueeze(0), weight, bias).squeeze(0);
   Shape out_shape = x.shape();
   out_shape.back() = weight.size(0);
   return linear(x.reshape({-1, weight.size(1)}), weight, bias).reshape(out_shape);
 }
 
-Tensor linear_activation(const Tensor& x, const Tensor& weight, const Tensor& bias, detail::Activation act) {
+Tensor linear_activation(const Tensor& x, const Tensor& weight, const Tensor& bias, layer_ops::Activation act) {
   check_linear(x, weight, bias);
   AG_CHECK(x.dim() == 2, "linear: the fused activation takes a 2-D input, got shape ", shape_str(x.shape()));
-  return detail::linear(x, weight, bias, act);
+  return layer_ops::linear(x, weight, bias, act);
 }
 
 Tensor sigmoid(const Tensor& x) { return ag::sigmoid(x); }

@@ -18,7 +18,7 @@
 #include <cmath>
 
 #include "ag/autograd.hpp"
-#include "ag/detail/fused.hpp"
+#include "ag/layer_ops.hpp"
 #include "ag/nn/functional.hpp"
 #include "ag/ops.hpp"
 
@@ -227,12 +227,12 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduct
     return reduce(losses, reduction);
   }
   // Class indices: one fused node, softmax and the loss in one kernel pass each way
-  // (ag/detail/fused.hpp), instead of log_softmax + nll_loss + the reduction.
+  // (ag/layer_ops.hpp), instead of log_softmax + nll_loss + the reduction.
   const Batch b = check_classification(input, target, "cross_entropy");
-  const detail::LossReduction r = reduction == Reduction::Mean  ? detail::LossReduction::Mean
-                                  : reduction == Reduction::Sum ? detail::LossReduction::Sum
-                                                                : detail::LossReduction::None;
-  Tensor loss = detail::cross_entropy(b.input, b.target, r);
+  const layer_ops::LossReduction r = reduction == Reduction::Mean  ? layer_ops::LossReduction::Mean
+                                  : reduction == Reduction::Sum ? layer_ops::LossReduction::Sum
+                                                                : layer_ops::LossReduction::None;
+  Tensor loss = layer_ops::cross_entropy(b.input, b.target, r);
   return reduction == Reduction::None && b.unbatched ? loss.reshape({}) : loss;
 }
 

@@ -10,7 +10,6 @@
 
 #include "ag/nn/module.hpp"
 
-#include "ag/detail/tensor_impl.hpp"
 
 namespace ag::nn {
 
@@ -153,20 +152,6 @@ void Module::train(bool on) {
   for (auto& [n, c] : children_) c->train(on);
 }
 
-namespace {
-// g.zero_() without its temporaries (a 0-dim fill value, the strided loop's index
-// vectors): a contiguous gradient is cleared with memset (all-zero bytes are +0.0).
-void zero_in_place(const Tensor& g) {
-  if (!g.is_contiguous()) {
-    g.zero_();
-    return;
-  }
-  detail::TensorImpl* impl = g.unsafeGetTensorImpl();
-  if (g.numel() > 0) std::memset(impl->raw_data(), 0, static_cast<size_t>(g.numel()) * element_size(g.dtype()));
-  impl->storage->bump_version();
-}
-}  // namespace
-
 void Module::zero_grad(bool set_to_none) {
   // Runs every training step: walks the module tree in place, building no names or lists
   // (parameters() would allocate both). A parameter shared by two modules is visited twice,
@@ -178,7 +163,7 @@ void Module::zero_grad(bool set_to_none) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
     if (set_to_none) p.set_grad(Tensor());
-    else zero_in_place(g);
+    else g.zero_();
   }
   for (const auto& child : children_) child.second->zero_grad(set_to_none);
 }
@@ -189,15 +174,8 @@ void convert_in_place(const Tensor& t, Dtype d) {
   if (!t.defined() || !t.is_floating_point() || t.dtype() == d) return;
   NoGradGuard guard;
   Tensor converted = t.detach().to(d).contiguous();
-  detail::TensorImpl* impl = t.unsafeGetTensorImpl();
-  const detail::TensorImpl* src = converted.unsafeGetTensorImpl();
   Tensor g = t.grad();
-  impl->storage = src->storage;
-  impl->offset = src->offset;
-  impl->strides = src->strides;
-  impl->dtype = d;
-  impl->is_view = false;
-  impl->grad_accumulator.reset();  // an accumulator made before knows the old dtype
+  t.set_data(converted);
   if (g.defined()) {
     Tensor gc = g.to(d);
     t.set_grad(gc.is_same(g) ? g : gc);

@@ -5,7 +5,7 @@
 
 #include "ag/nn/activation.hpp"
 #include "ag/nn/linear.hpp"
-#include "fused.hpp"
+#include "linear_activation.hpp"
 
 namespace ag::nn {
 
@@ -37,7 +37,7 @@ namespace {
 // input, runs as one GEMM call with the bias and the relu in its epilogue. Nothing
 // observable changes: relu is exact, so the values are bitwise those of the two modules,
 // and the recorded graph is the composition's, node names included (Note [Fused ops keep
-// the unfused graph] in autograd/ops/fused.cpp). Sigmoid and Tanh are not fused here: the
+// the unfused graph] in autograd/ops/layer_ops.cpp). Sigmoid and Tanh are not fused here: the
 // GEMM epilogue evaluates them per tile while ag::sigmoid/ag::tanh run over the whole
 // tensor with a scalar tail, so an element may differ in its last bit, and Sequential
 // promises the composition's bits (tests/test_nn.cpp). Use ag::detail::linear with an
@@ -58,7 +58,7 @@ Tensor SequentialImpl::forward(const Tensor& x) {
     if (i + 1 < modules_.size() && y.dim() == 2 && is_exactly<LinearImpl>(modules_[i]) &&
         is_exactly<ReLUImpl>(modules_[i + 1])) {  // Note [Sequential fuses Linear + ReLU]
       const auto& lin = static_cast<const LinearImpl&>(*modules_[i].ptr());
-      y = functional::linear_activation(y, lin.weight, lin.bias, detail::Activation::Relu);
+      y = functional::linear_activation(y, lin.weight, lin.bias, layer_ops::Activation::Relu);
       ++i;
       continue;
     }

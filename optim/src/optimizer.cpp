@@ -186,7 +186,7 @@ void Optimizer::zero_grad(bool set_to_none) {
           g = g.detach();
           p.set_grad(g);
         }
-        internal::zero_in_place(g);
+        g.zero_();
       }
     }
   }

@@ -10,7 +10,6 @@
 #include <system_error>
 
 #include "ag/autograd.hpp"
-#include "ag/detail/tensor_impl.hpp"
 #include "ag/tensor.hpp"
 
 namespace ag::optim::internal {
@@ -58,21 +57,8 @@ void with_contiguous(const Tensor& param, const Tensor& grad, F&& f) {
   const int64_t n = p.numel();
   if (p.dtype() == kFloat64) f(p.data_ptr<double>(), static_cast<const double*>(g.data_ptr<double>()), n);
   else f(p.data_ptr<float>(), static_cast<const float*>(g.data_ptr<float>()), n);
-  if (p.is_same(param)) param.unsafeGetTensorImpl()->storage->bump_version();
+  if (p.is_same(param)) param._bump_version();
   else param.copy_(p);
-}
-
-// g.zero_() without its temporaries (a 0-dim fill value, the strided loop's index
-// vectors), for zero_grad(set_to_none = false) every step: a contiguous gradient is
-// cleared with memset (all-zero bytes are +0.0), others go through zero_().
-inline void zero_in_place(const Tensor& g) {
-  if (!g.is_contiguous()) {
-    g.zero_();
-    return;
-  }
-  detail::TensorImpl* impl = g.unsafeGetTensorImpl();
-  if (g.numel() > 0) std::memset(impl->raw_data(), 0, static_cast<size_t>(g.numel()) * element_size(g.dtype()));
-  impl->storage->bump_version();
 }
 
 }  // namespace ag::optim::internal

@@ -86,7 +86,7 @@ Tensor sigmoid(const Tensor& a);
 Tensor relu(const Tensor& a);
 Tensor sign(const Tensor& a);  // not differentiable (zero gradient)
 
-// Fused derivatives, differentiable themselves so create_graph works through them.
+// Activation derivatives in one pass, differentiable themselves so create_graph works through them.
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& y);  // grad * y * (1 - y)
 Tensor tanh_backward(const Tensor& grad, const Tensor& y);     // grad * (1 - y^2)
 Tensor relu_backward(const Tensor& grad, const Tensor& x);     // grad * (x > 0)

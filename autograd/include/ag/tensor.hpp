@@ -64,6 +64,10 @@ class Tensor {
   bool is_contiguous() const { return impl().is_contiguous(); }
   int64_t storage_offset() const { return impl().offset; }
   uint32_t _version() const { return impl().storage->version(); }
+  // After writing the data through data_ptr() (an optimizer's update loop): tells autograd
+  // the data changed, as an in-place op would, so a backward that saved the old values
+  // refuses to run (libtorch: torch::autograd::impl::bump_version).
+  void _bump_version() const { impl().storage->bump_version(); }
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
   detail::TensorImpl* unsafeGetTensorImpl() const { return impl_.get(); }
   const std::shared_ptr<detail::TensorImpl>& impl_ptr() const { return impl_; }
@@ -83,6 +87,11 @@ class Tensor {
   Tensor grad() const;            // undefined until the first backward reaches this tensor
   Tensor& mutable_grad() const;   // assignable reference-like access is not offered; see set_grad
   void set_grad(const Tensor& g) const;
+  // requires: new_data defined (else ag::Error).
+  // ensures: this handle now shows new_data's storage, shape, strides and dtype (libtorch's
+  //          set_data): identity, requires_grad and .grad() stay, so optimizers and modules
+  //          that hold this handle see the new data (Module::to(dtype) converts so).
+  void set_data(const Tensor& new_data) const;
   void backward(const Tensor& gradient = {}, std::optional<bool> retain_graph = std::nullopt,
                 bool create_graph = false) const;
   Tensor detach() const;

@@ -1,4 +1,4 @@
-// Fused ops (ag/detail/fused.hpp): softmax cross-entropy in one node, and linear (+ bias,
+// Layer ops (ag/layer_ops.hpp): softmax cross-entropy in one node, and linear (+ bias,
 // + activation) in one GEMM call. Each op's forward and derivative side by side:
 //
 //   cross_entropy:  d logits = (softmax(logits) - onehot(target)) * g   (* 1/N for mean)
@@ -14,7 +14,7 @@
 // y's storage, no buffer of its own) that carries AddmmBackward0 and is dropped at once; the
 // activation node's edge keeps that node alive. h's values are never read. Cross-entropy has no such twin in PyTorch (there it is
 // log_softmax + nll_loss), so it is one node, "CrossEntropyLossBackward0".
-#include "ag/detail/fused.hpp"
+#include "ag/layer_ops.hpp"
 
 #include <algorithm>
 
@@ -26,7 +26,8 @@
 #include "ops/record.hpp"
 #include "tensor/make.hpp"
 
-namespace ag::detail {
+namespace ag::layer_ops {
+using namespace detail;  // the tensor makers and GEMM operands of the ops room
 
 // ---- cross_entropy ---------------------------------------------------------------------
 
@@ -281,4 +282,4 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activat
   return out;
 }
 
-}  // namespace ag::detail
+}  // namespace ag::layer_ops

@@ -1,9 +1,10 @@
-// Fused differentiable ops used by ag::nn. Internal: not part of the public API (see
-// API.md); nn::functional::linear, nn::Sequential and nn::functional::cross_entropy are
-// the public faces.
+// Layer ops: the two differentiable ops that ag::nn's layers and losses are made of, each
+// computed in one kernel call (nn::functional::linear, nn::Sequential and
+// nn::functional::cross_entropy are their usual faces; call these directly to build a
+// layer of your own).
 //
 // What they represent: compositions of public ops computed in one kernel call each, with
-// their derivative written beside them (autograd/ops/fused.cpp). The graph they record
+// their derivative written beside them (autograd/ops/layer_ops.cpp). The graph they record
 // looks like the unfused composition's, node names included, so fusing is invisible to
 // grad_fn()->name() and to create_graph (double backward goes through ag ops).
 #pragma once
@@ -12,7 +13,10 @@
 
 #include "ag/tensor.hpp"
 
-namespace ag::detail {
+// In a namespace of their own: ag::linear would be found by argument-dependent lookup
+// beside nn::functional::linear and make unqualified calls ambiguous.
+
+namespace ag::layer_ops {
 
 enum class LossReduction : uint8_t { None, Mean, Sum };
 
@@ -35,4 +39,4 @@ enum class Activation : uint8_t { None, Sigmoid, Tanh, Relu };
 //          whose derivative is the fused sigmoid/tanh/relu backward op.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Activation act = Activation::None);
 
-}  // namespace ag::detail
+}  // namespace ag::layer_ops
