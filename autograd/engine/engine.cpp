@@ -173,21 +173,21 @@ constexpr uint32_t kNone = UINT32_MAX;
 // One node of the walk (Note [Dependency counting]). Task 0 is the root: it has no node,
 // its edges are the roots and its outputs the head gradients.
 struct Task {
-  Node* node;
-  uint32_t out_first;    // into `outs`: where the task's edges start
-  uint32_t out_count;
-  uint32_t inbox_first;  // into `inbox`: the task's incoming gradients
-  uint32_t inbox_count;
-  uint32_t remaining;    // incoming edges not yet delivered (atomic_ref while tasks run)
-  uint8_t run;           // 1: apply the node (all, unless capturing)
-  uint8_t claimed;       // this walk wrote its id into the node (Note [Walk claims])
-  uint8_t captured;      // some captured edge points here
+  Node* node = nullptr;
+  uint32_t out_first = 0;    // into `outs`: where the task's edges start
+  uint32_t out_count = 0;
+  uint32_t inbox_first = 0;  // into `inbox`: the task's incoming gradients
+  uint32_t inbox_count = 0;
+  uint32_t remaining = 0;    // incoming edges not yet delivered (atomic_ref while tasks run)
+  uint8_t run = 1;           // 1: apply the node (all, unless capturing)
+  uint8_t claimed = 0;       // this walk wrote its id into the node (Note [Walk claims])
+  uint8_t captured = 0;      // some captured edge points here
 };
 
 struct OutEdge {
-  uint32_t target;  // task, or kNone for an edge that needs no gradient
-  uint32_t pos;     // the target's inbox position (absolute once the walk is done)
-  uint32_t slot;    // which input of the target
+  uint32_t target = 0;  // task, or kNone for an edge that needs no gradient
+  uint32_t pos = 0;     // the target's inbox position (absolute once the walk is done)
+  uint32_t slot = 0;    // which input of the target
 };
 
 struct InboxEntry {
@@ -302,7 +302,7 @@ struct GraphTask {
       auto [i, inserted] = index->insert(n, next);
       if (!inserted) return i;
     }
-    tasks.push_back(Task{n, 0, 0, 0, 0, 0, 1, claimed, 0});
+    tasks.push_back(Task{.node = n, .claimed = claimed});
     any_freed |= n->saved_released();
     stack.push_back(next);
     if (work < work_enough && n->num_inputs() > 0) work += numel_of(n->input_meta(0).shape);
@@ -315,18 +315,18 @@ struct GraphTask {
     uint32_t first_target = kNone;
     for (size_t i = 0; i < count; ++i) {
       if (!e[i].valid()) {
-        outs.push_back(OutEdge{kNone, 0, 0});
+        outs.push_back(OutEdge{.target = kNone});
         continue;
       }
       const uint32_t c = add(e[i].function.get());
-      outs.push_back(OutEdge{c, tasks[c].remaining++, e[i].input_nr});
+      outs.push_back(OutEdge{.target = c, .pos = tasks[c].remaining++, .slot = e[i].input_nr});
       if (first_target == kNone) first_target = c;
       else branches |= c != first_target;
     }
   }
 
   void walk(std::span<const Edge> roots) {
-    tasks.push_back(Task{nullptr, 0, 0, 0, 0, 0, 1, 0, 0});
+    tasks.push_back(Task{});  // the root task: no node, its edges are the roots
     visit(0, roots.data(), roots.size());
     while (!stack.empty()) {
       const uint32_t t = stack.back();

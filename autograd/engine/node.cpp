@@ -77,6 +77,25 @@ Node::~Node() {
   count_live(-1);
 }
 
+std::string Node::forward_op() const {
+  if (*forward_op_) return forward_op_;
+  std::string n = name();
+  // Drop the last "Backward<digits>"; then CamelCase -> snake_case.
+  const size_t b = n.rfind("Backward");
+  if (b != std::string::npos && b > 0 && n.find_first_not_of("0123456789", b + 8) == std::string::npos) n.resize(b);
+  std::string op;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const char c = n[i];
+    if (c >= 'A' && c <= 'Z') {
+      if (i > 0) op += '_';
+      op += static_cast<char>(c - 'A' + 'a');
+    } else {
+      op += c;
+    }
+  }
+  return op;
+}
+
 uint32_t Node::add_input_meta(const Tensor& t) {
   const uint32_t n = inputs_.load(std::memory_order_relaxed);  // while recording: one thread
   AG_CHECK(n + 1 < kSavedReleased, "autograd: a node cannot have ", n + 1, " inputs");
@@ -168,7 +187,7 @@ Tensor SavedVariable::unpack(const Node* owner, bool with_history) const {
   if (!saved_) return Tensor();
   if (data_._version() != version_)
     fail("one of the variables needed for gradient computation has been modified by an inplace operation: [",
-         owner ? owner->name() : std::string("?"), ", forward op ", owner ? owner->forward_op() : "?",
+         owner ? owner->name() : std::string("?"), ", forward op ", owner ? owner->forward_op() : std::string("?"),
          "] a tensor of shape ", shape_str(data_.shape()), " is at version ", data_._version(),
          "; expected version ", version_, " instead.");
   if (is_output_ && with_history) {

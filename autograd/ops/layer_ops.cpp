@@ -76,7 +76,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, LossReduction r
     }
   });
   if (grad)
-    record(out, "CrossEntropyLossBackward0", "cross_entropy", {logits}, {save(logits), save(t), save(stats)},
+    record(out, "CrossEntropyLossBackward0", {logits}, {save(logits), save(t), save(stats)},
            [reduction, n, c](const BackwardCtx& ctx, const Tensor& g) -> tensor_list {
              const Tensor logits_s = ctx.saved(0), target_s = ctx.saved(1);
              if (GradMode::is_enabled()) {
@@ -181,7 +181,7 @@ tensor_list linear_backward_kernels(const Tensor& g0, const Tensor& x, const Ten
 // Under create_graph the derivative is written in ag ops, so that it is recorded in turn.
 void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined())
-    record(pre, "AddmmBackward0", "linear", {bias, x, weight}, {save(x), save(weight)},
+    record(pre, "AddmmBackward0", {bias, x, weight}, {save(x), save(weight)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
              if (!GradMode::is_enabled()) {
                return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(1), c.needs(2), true, c.needs(0));
@@ -196,7 +196,7 @@ void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Ten
              return r;
            });
   else
-    record(pre, "MmBackward0", "linear", {x, weight}, {save(x), save(weight)},
+    record(pre, "MmBackward0", {x, weight}, {save(x), save(weight)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
              if (!GradMode::is_enabled()) {
                return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(0), c.needs(1), false, false);
@@ -263,17 +263,17 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activat
   record_linear(pre, x, weight, bias);
   switch (act) {
     case Activation::Sigmoid:
-      record(out, "SigmoidBackward0", "sigmoid", {pre}, {save_output()},
+      record(out, "SigmoidBackward0", {pre}, {save_output()},
              [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return sigmoid_backward(t[0], out); });
       break;
     case Activation::Tanh:
-      record(out, "TanhBackward0", "tanh", {pre}, {save_output()},
+      record(out, "TanhBackward0", {pre}, {save_output()},
              [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return tanh_backward(t[0], out); });
       break;
     case Activation::Relu:  // relu(h) > 0 exactly where h > 0: the output serves as the mask
-      record(out, "ReluBackward0", "relu", {pre}, {save_output()},
+      record(out, "ReluBackward0", {pre}, {save_output()},
              [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return relu_backward(t[0], out); });
       break;

@@ -1,12 +1,13 @@
 // How an op records its derivative. Internal to autograd/ops.
 //
 // Every op file follows one pattern (flashlight's, in C++): compute the forward result,
-// then, if any input requires grad, call record() with the node's name, the inputs, what
+// then, if any input requires grad, call record() with the node's name (PyTorch's, which also names the forward op for
+// error messages: "MulBackward0" was made by "mul"; see Node::forward_op), the inputs, what
 // backward must keep, and the derivative as a lambda right beside the forward code:
 //
 //   Tensor out = <forward>;
 //   if (needs_grad(a, b))
-//     record(out, "MulBackward0", "mul", {a, b}, {save(a), save(b)},
+//     record(out, "MulBackward0", {a, b}, {save(a), save(b)},
 //            [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
 //              return {c.needs(0) ? g * c.saved(1) : Tensor(), ...};
 //            });
@@ -192,7 +193,7 @@ void record_forward(Tensor& out, const Inputs& inputs, std::initializer_list<Sav
 
 // Makes `out` the result of a new node. See the file comment.
 template <class F, class Inputs, class J = NoJvp>
-void record_node(Tensor& out, const char* node_name, const char* op, const Inputs& inputs,
+void record_node(Tensor& out, const char* node_name, const Inputs& inputs,
                  std::initializer_list<Save> saved, F&& fn, J&& jvp = J{}) {
   if (fw_active()) [[unlikely]]
     record_forward(out, inputs, saved, fn, jvp);
@@ -207,7 +208,6 @@ void record_node(Tensor& out, const char* node_name, const char* op, const Input
   edges.adopt(tail, n_edges);
   for (const Tensor& t : inputs) edges.push_back(t.defined() && t.requires_grad() ? gradient_edge(t) : Edge{});
   n->add_input_meta(out);
-  n->set_forward_op(op);
   detail::TensorImpl* o = out.unsafeGetTensorImpl();
   o->grad_fn = std::move(node);
   o->output_nr = 0;
@@ -219,16 +219,16 @@ void record_node(Tensor& out, const char* node_name, const char* op, const Input
 }
 
 template <class F>
-void record(Tensor& out, const char* node_name, const char* op, std::initializer_list<InputRef> inputs,
+void record(Tensor& out, const char* node_name, std::initializer_list<InputRef> inputs,
             std::initializer_list<Save> saved, F&& fn) {
-  record_node(out, node_name, op, inputs, saved, std::forward<F>(fn));
+  record_node(out, node_name, inputs, saved, std::forward<F>(fn));
 }
 // With an explicit JVP rule: jvp(tangents) -> J·t, tangents[i] undefined when input i
 // carries none (fw_add helps); run with grad mode off, only when a tangent is present.
 template <class F, class J>
-void record(Tensor& out, const char* node_name, const char* op, std::initializer_list<InputRef> inputs,
+void record(Tensor& out, const char* node_name, std::initializer_list<InputRef> inputs,
             std::initializer_list<Save> saved, F&& fn, J&& jvp) {
-  record_node(out, node_name, op, inputs, saved, std::forward<F>(fn), std::forward<J>(jvp));
+  record_node(out, node_name, inputs, saved, std::forward<F>(fn), std::forward<J>(jvp));
 }
 
 }  // namespace ag::detail

@@ -89,11 +89,11 @@ std::optional<Shape> view_strides(const Shape& old_shape, const Shape& old_strid
 }
 
 // d/dx of a reshape-like view: the gradient reshaped back.
-Tensor reshape_like_view(const Tensor& a, Shape shape, Shape strides, const char* node, const char* op) {
+Tensor reshape_like_view(const Tensor& a, Shape shape, Shape strides, const char* node) {
   Tensor out = make_view(a, std::move(shape), std::move(strides), a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, node, op, {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g.reshape(in)}; },
+    record(out, node, {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g.reshape(in)}; },
            [&out](const tensor_list& t) { return t[0].reshape(out.shape()); });
   }
   return out;
@@ -108,15 +108,15 @@ Tensor view(const Tensor& a, const Shape& shape0) {
   AG_CHECK(st.has_value(), "view: size ", shape_str(shape), " is not compatible with input tensor's size ",
            shape_str(a.shape()), " and stride ", shape_str(a.strides()),
            " (at least one dimension spans across two contiguous subspaces). Use reshape() instead.");
-  return reshape_like_view(a, shape, *st, "ViewBackward0", "view");
+  return reshape_like_view(a, shape, *st, "ViewBackward0");
 }
 
 Tensor reshape(const Tensor& a, const Shape& shape0) {
   check(a, "reshape");
   Shape shape = infer_shape(shape0, a.numel(), a.dtype(), "reshape");
-  if (auto st = view_strides(a.shape(), a.strides(), shape)) return reshape_like_view(a, shape, *st, "ViewBackward0", "reshape");
+  if (auto st = view_strides(a.shape(), a.strides(), shape)) return reshape_like_view(a, shape, *st, "ViewBackward0");
   Tensor c = a.contiguous();  // differentiable copy, then a view of it
-  return reshape_like_view(c, shape, detail::contiguous_strides(shape), "ViewBackward0", "reshape");
+  return reshape_like_view(c, shape, detail::contiguous_strides(shape), "ViewBackward0");
 }
 
 Tensor flatten(const Tensor& a, int64_t start, int64_t end) {
@@ -135,15 +135,15 @@ Tensor flatten(const Tensor& a, int64_t start, int64_t end) {
 
 namespace {
 // permute, recording the node under the name PyTorch gives the calling op.
-Tensor permute_as(const Tensor& a, const Shape& dims, const char* node, const char* op);
+Tensor permute_as(const Tensor& a, const Shape& dims, const char* node);
 // cat, likewise (stack is a cat of unsqueezed views).
-Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node, const char* op);
+Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node);
 }  // namespace
 
-Tensor permute(const Tensor& a, const Shape& dims) { return permute_as(a, dims, "PermuteBackward0", "permute"); }
+Tensor permute(const Tensor& a, const Shape& dims) { return permute_as(a, dims, "PermuteBackward0"); }
 
 namespace {
-Tensor permute_as(const Tensor& a, const Shape& dims, const char* node, const char* op) {
+Tensor permute_as(const Tensor& a, const Shape& dims, const char* node) {
   check(a, "permute");
   AG_CHECK(static_cast<int64_t>(dims.size()) == a.dim(), "permute: number of dims don't match: the tensor has ",
            a.dim(), " dims but ", dims.size(), " were given");
@@ -159,7 +159,7 @@ Tensor permute_as(const Tensor& a, const Shape& dims, const char* node, const ch
   }
   Tensor out = make_view(a, shape, strides, a.storage_offset());
   if (needs_grad(a))
-    record(out, node, op, {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, node, {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {g.permute(inverse)};
     }, [&dims](const tensor_list& t) { return t[0].permute(dims); });
   return out;
@@ -169,7 +169,7 @@ Tensor transpose_as(const Tensor& a, int64_t d0, int64_t d1, const char* node, c
   Shape p(a.dim());
   std::iota(p.begin(), p.end(), 0);
   std::swap(p[wrap_dim(d0, a.dim(), op)], p[wrap_dim(d1, a.dim(), op)]);
-  return permute_as(a, p, node, op);
+  return permute_as(a, p, node);
 }
 }  // namespace
 
@@ -195,7 +195,7 @@ Tensor unsqueeze(const Tensor& a, int64_t d) {
   int64_t st = d < a.dim() ? shape[d] * strides[d] : 1;
   shape.insert(shape.begin() + d, 1);
   strides.insert(strides.begin() + d, st);
-  return reshape_like_view(a, shape, strides, "UnsqueezeBackward0", "unsqueeze");
+  return reshape_like_view(a, shape, strides, "UnsqueezeBackward0");
 }
 
 Tensor squeeze(const Tensor& a) {
@@ -206,19 +206,19 @@ Tensor squeeze(const Tensor& a) {
       shape.push_back(a.shape()[i]);
       strides.push_back(a.strides()[i]);
     }
-  return reshape_like_view(a, shape, strides, "SqueezeBackward0", "squeeze");
+  return reshape_like_view(a, shape, strides, "SqueezeBackward0");
 }
 
 Tensor squeeze(const Tensor& a, int64_t d) {
   check(a, "squeeze");
-  if (a.dim() == 0) return reshape_like_view(a, {}, {}, "SqueezeBackward1", "squeeze");
+  if (a.dim() == 0) return reshape_like_view(a, {}, {}, "SqueezeBackward1");
   d = wrap_dim(d, a.dim(), "squeeze");
   Shape shape = a.shape(), strides = a.strides();
   if (shape[d] == 1) {
     shape.erase(shape.begin() + d);
     strides.erase(strides.begin() + d);
   }
-  return reshape_like_view(a, shape, strides, "SqueezeBackward1", "squeeze");
+  return reshape_like_view(a, shape, strides, "SqueezeBackward1");
 }
 
 Tensor expand(const Tensor& a, const Shape& shape) {
@@ -250,7 +250,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
   Tensor out = make_view(a, out_shape, strides, a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, "ExpandBackward0", "expand", {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "ExpandBackward0", {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {sum_to(g, in)};
     }, [&out](const tensor_list& t) { return t[0].expand(out.shape()); });
   }
@@ -271,7 +271,7 @@ Tensor slice_embed(const Tensor& g, const Shape& in_shape, int64_t dim, int64_t 
   }
   if (needs_grad(g)) {
     int64_t end = start + step * g.shape()[dim];
-    record(out, "SliceBackwardBackward0", "slice_backward", {g}, {},
+    record(out, "SliceBackwardBackward0", {g}, {},
            [dim, start, end, step](const BackwardCtx&, const Tensor& gg) -> tensor_list {
              return {gg.slice(dim, start, end, step)};
            });
@@ -299,7 +299,7 @@ Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t s
   Tensor out = make_view(a, shape, strides, a.storage_offset() + start * a.strides()[dim]);
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, "SliceBackward0", "slice", {a}, {}, [in, dim, start, step](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "SliceBackward0", {a}, {}, [in, dim, start, step](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {slice_embed(g, in, dim, start, step)};
     }, [dim, start, end, step](const tensor_list& t) { return t[0].slice(dim, start, end, step); });
   }
@@ -320,7 +320,7 @@ Tensor select(const Tensor& a, int64_t dim, int64_t index) {
   Tensor out = make_view(a, shape, strides, a.storage_offset() + index * a.strides()[dim]);
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, "SelectBackward0", "select", {a}, {}, [in, dim, index](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "SelectBackward0", {a}, {}, [in, dim, index](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {slice_embed(g.unsqueeze(dim), in, dim, index, 1)};
     }, [dim, index](const tensor_list& t) { return t[0].select(dim, index); });
   }
@@ -355,7 +355,7 @@ Tensor index_add_embed(const Tensor& g, const Shape& in_shape, int64_t dim, cons
     detail::binary_inplace(kernels::BinaryOp::Add, dst, src, "index_add");
   }
   if (needs_grad(g))
-    record(out, "IndexAddBackward0", "index_add", {g}, {save(idx)}, [dim](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+    record(out, "IndexAddBackward0", {g}, {save(idx)}, [dim](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
       return {index_select(gg, dim, c.saved(0))};
     });
   return out;
@@ -378,7 +378,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   if (needs_grad(a)) {
     Shape in = a.shape();
     const bool scalar_index = index.dim() == 0;
-    record(out, "IndexSelectBackward0", "index_select", {a}, {save(idx)},
+    record(out, "IndexSelectBackward0", {a}, {save(idx)},
            [in, dim, scalar_index](const BackwardCtx& c, const Tensor& g) -> tensor_list {
              return {index_add_embed(scalar_index ? g.unsqueeze(dim) : g, in, dim, c.saved(0))};
            });
@@ -387,10 +387,10 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
 }
 
 // ---- cat / stack ---------------------------------------------------------------------------
-Tensor cat(const tensor_list& ts, int64_t dim) { return cat_as(ts, dim, "CatBackward0", "cat"); }
+Tensor cat(const tensor_list& ts, int64_t dim) { return cat_as(ts, dim, "CatBackward0"); }
 
 namespace {
-Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node, const char* op) {
+Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node) {
   AG_CHECK(!ts.empty(), "cat: expected a non-empty list of tensors");
   for (size_t i = 0; i < ts.size(); ++i) AG_CHECK(ts[i].defined(), "cat: tensor ", i, " is undefined");
   const Tensor& first = ts[0];
@@ -421,7 +421,7 @@ Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node, const char* 
     at += n;
   }
   if (detail::needs_grad_list(ts))
-    detail::record_node(out, node, op, ts, {}, [sizes, dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    detail::record_node(out, node, ts, {}, [sizes, dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       tensor_list r;
       int64_t s = 0;
       for (size_t i = 0; i < sizes.size(); ++i) {
@@ -446,7 +446,7 @@ Tensor stack(const tensor_list& ts, int64_t dim) {
   AG_CHECK(dim >= -n && dim < n, "stack: dimension ", dim, " is out of range for a result of ", n, " dimensions");
   tensor_list u;
   for (const Tensor& t : ts) u.push_back(t.unsqueeze(dim));
-  return cat_as(u, dim, "StackBackward0", "stack");
+  return cat_as(u, dim, "StackBackward0");
 }
 
 // ---- copies ----------------------------------------------------------------------------------
@@ -455,7 +455,7 @@ Tensor clone(const Tensor& a) {
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
   detail::copy_into(out, a);
   if (needs_grad(a))
-    record(out, "CloneBackward0", "clone", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
+    record(out, "CloneBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
   return out;
 }
 
@@ -471,7 +471,7 @@ Tensor to(const Tensor& a, Dtype d) {
   detail::copy_into(out, a);
   if (is_floating(d) && needs_grad(a)) {
     Dtype from = a.dtype();
-    record(out, "ToCopyBackward0", "to", {a}, {}, [from](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "ToCopyBackward0", {a}, {}, [from](const BackwardCtx&, const Tensor& g) -> tensor_list {
       return {g.to(from)};
     });
   }

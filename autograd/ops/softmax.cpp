@@ -39,7 +39,7 @@ Tensor softmax(const Tensor& a, int64_t dim) {
     out = softmax_forward(a, dim, false, "softmax");
   }
   if (needs_grad(a))
-    record(out, "SoftmaxBackward0", "softmax", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "SoftmaxBackward0", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       Tensor y = c.saved(0);
       return {y * (g - sum(g * y, dim, true))};
     });
@@ -53,7 +53,7 @@ Tensor log_softmax(const Tensor& a, int64_t dim) {
     out = softmax_forward(a, dim, true, "log_softmax");
   }
   if (needs_grad(a))
-    record(out, "LogSoftmaxBackward0", "log_softmax", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "LogSoftmaxBackward0", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {g - exp(c.saved(0)) * sum(g, dim, true)};
     });
   return out;

@@ -25,7 +25,7 @@ Tensor unary(UnaryOp op, const Tensor& a, const char* name) {
 Tensor exp(const Tensor& a) {
   Tensor out = unary(UnaryOp::Exp, a, "exp");
   if (needs_grad(a))
-    record(out, "ExpBackward0", "exp", {a}, {save_output()},
+    record(out, "ExpBackward0", {a}, {save_output()},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * c.saved(0)}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] * out; });
   return out;
@@ -34,7 +34,7 @@ Tensor exp(const Tensor& a) {
 Tensor log(const Tensor& a) {
   Tensor out = unary(UnaryOp::Log, a, "log");
   if (needs_grad(a))
-    record(out, "LogBackward0", "log", {a}, {save(a)},
+    record(out, "LogBackward0", {a}, {save(a)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / c.saved(0)}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] / a; });
   return out;
@@ -43,7 +43,7 @@ Tensor log(const Tensor& a) {
 Tensor sqrt(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sqrt, a, "sqrt");
   if (needs_grad(a))
-    record(out, "SqrtBackward0", "sqrt", {a}, {save_output()},
+    record(out, "SqrtBackward0", {a}, {save_output()},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / (c.saved(0) * 2.0)}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] / (out * 2.0); });
   return out;
@@ -52,7 +52,7 @@ Tensor sqrt(const Tensor& a) {
 Tensor abs(const Tensor& a) {
   Tensor out = unary(UnaryOp::Abs, a, "abs");
   if (needs_grad(a))
-    record(out, "AbsBackward0", "abs", {a}, {save(a)},
+    record(out, "AbsBackward0", {a}, {save(a)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * sign(c.saved(0))}; });
   return out;
 }
@@ -60,7 +60,7 @@ Tensor abs(const Tensor& a) {
 Tensor sin(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sin, a, "sin");
   if (needs_grad(a))
-    record(out, "SinBackward0", "sin", {a}, {save(a)},
+    record(out, "SinBackward0", {a}, {save(a)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * cos(c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] * cos(a); });
   return out;
@@ -69,7 +69,7 @@ Tensor sin(const Tensor& a) {
 Tensor cos(const Tensor& a) {
   Tensor out = unary(UnaryOp::Cos, a, "cos");
   if (needs_grad(a))
-    record(out, "CosBackward0", "cos", {a}, {save(a)},
+    record(out, "CosBackward0", {a}, {save(a)},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {-(g * sin(c.saved(0)))}; },
            /*jvp=*/[&](const tensor_list& t) { return -(t[0] * sin(a)); });
   return out;
@@ -78,7 +78,7 @@ Tensor cos(const Tensor& a) {
 Tensor tanh(const Tensor& a) {
   Tensor out = unary(UnaryOp::Tanh, a, "tanh");
   if (needs_grad(a))
-    record(out, "TanhBackward0", "tanh", {a}, {save_output()},
+    record(out, "TanhBackward0", {a}, {save_output()},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return tanh_backward(t[0], out); });
   return out;
@@ -87,7 +87,7 @@ Tensor tanh(const Tensor& a) {
 Tensor sigmoid(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sigmoid, a, "sigmoid");
   if (needs_grad(a))
-    record(out, "SigmoidBackward0", "sigmoid", {a}, {save_output()},
+    record(out, "SigmoidBackward0", {a}, {save_output()},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return sigmoid_backward(t[0], out); });
   return out;
@@ -96,7 +96,7 @@ Tensor sigmoid(const Tensor& a) {
 Tensor relu(const Tensor& a) {
   Tensor out = unary(UnaryOp::Relu, a, "relu");
   if (needs_grad(a))
-    record(out, "ReluBackward0", "relu", {a}, {save_output()},
+    record(out, "ReluBackward0", {a}, {save_output()},
            [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return relu_backward(t[0], out); });
   return out;
@@ -105,7 +105,7 @@ Tensor relu(const Tensor& a) {
 Tensor sign(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sign, a, "sign");
   if (needs_grad(a))
-    record(out, "SignBackward0", "sign", {a}, {},
+    record(out, "SignBackward0", {a}, {},
            [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {zeros_like(g)}; });
   return out;
 }
@@ -135,7 +135,7 @@ Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
     kernels::sigmoid_backward(g, yy, o, n);
   });
   if (needs_grad(grad, y))
-    record(out, "SigmoidBackwardBackward0", "sigmoid_backward", {grad, y}, {save(grad), save(y)},
+    record(out, "SigmoidBackwardBackward0", {grad, y}, {save(grad), save(y)},
            [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
              Tensor g = c.saved(0), yy = c.saved(1);
              return {c.needs(0) ? sigmoid_backward(gg, yy) : Tensor(),
@@ -149,7 +149,7 @@ Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
     kernels::tanh_backward(g, yy, o, n);
   });
   if (needs_grad(grad, y))
-    record(out, "TanhBackwardBackward0", "tanh_backward", {grad, y}, {save(grad), save(y)},
+    record(out, "TanhBackwardBackward0", {grad, y}, {save(grad), save(y)},
            [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
              Tensor g = c.saved(0), yy = c.saved(1);
              return {c.needs(0) ? tanh_backward(gg, yy) : Tensor(), c.needs(1) ? gg * g * yy * -2.0 : Tensor()};
@@ -162,7 +162,7 @@ Tensor relu_backward(const Tensor& grad, const Tensor& x) {
     kernels::relu_backward(g, xx, o, n);
   });
   if (needs_grad(grad, x))
-    record(out, "ReluBackwardBackward0", "relu_backward", {grad, x}, {save(x)},
+    record(out, "ReluBackwardBackward0", {grad, x}, {save(x)},
            [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
              // relu' is piecewise constant: no gradient flows to x.
              return {c.needs(0) ? relu_backward(gg, c.saved(0)) : Tensor(), c.needs(1) ? zeros_like(gg) : Tensor()};

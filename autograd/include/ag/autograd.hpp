@@ -132,8 +132,10 @@ class Node {
   // Whether any hook or retain_grad was registered (without allocating the lists).
   bool has_hooks() const { return extras_ && (!extras_->pre_hooks.empty() || !extras_->retained.empty()); }
 
-  // Which forward op made this node, for error messages (e.g. "mul").
-  const char* forward_op() const { return forward_op_; }
+  // Which forward op made this node, for error messages: the one set, else read from the
+  // node's name as PyTorch forms it ("MulBackward0" -> "mul", "LogSoftmaxBackward0" ->
+  // "log_softmax", "ReluBackwardBackward0" -> "relu_backward").
+  std::string forward_op() const;
   void set_forward_op(const char* op) { forward_op_ = op; }
 
  protected:
