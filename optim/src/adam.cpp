@@ -131,19 +131,20 @@ void check_adam_state(const char* who, AdamParamState& s, const OptimizerOptions
 
 // ---- options --------------------------------------------------------------------------
 
-AdamOptions::AdamOptions(double lr) : lr_(lr) {}
-std::vector<std::pair<std::string, double>> AdamOptions::named_values() const { return adam_named_values(*this); }
-void AdamOptions::set_named_value(const std::string& name, double value) {
-  adam_set_named_value(*this, "Adam", name, value);
+template <class Derived>
+std::vector<std::pair<std::string, double>> AdamFamilyOptions<Derived>::named_values() const {
+  return adam_named_values(*this);
 }
-void AdamOptions::validate() const { adam_validate(*this, "Adam"); }
-
-AdamWOptions::AdamWOptions(double lr) : lr_(lr) {}
-std::vector<std::pair<std::string, double>> AdamWOptions::named_values() const { return adam_named_values(*this); }
-void AdamWOptions::set_named_value(const std::string& name, double value) {
-  adam_set_named_value(*this, "AdamW", name, value);
+template <class Derived>
+void AdamFamilyOptions<Derived>::set_named_value(const std::string& name, double value) {
+  adam_set_named_value(*this, kind(), name, value);
 }
-void AdamWOptions::validate() const { adam_validate(*this, "AdamW"); }
+template <class Derived>
+void AdamFamilyOptions<Derived>::validate() const {
+  adam_validate(*this, kind());
+}
+template class AdamFamilyOptions<AdamOptions>;
+template class AdamFamilyOptions<AdamWOptions>;
 
 // ---- state ----------------------------------------------------------------------------
 

@@ -26,19 +26,37 @@ namespace ag::optim {
 
 // Requires (checked by validate(), at construction and every step): lr, eps,
 // weight_decay finite and >= 0; both betas in [0, 1).
-class AdamOptions : public OptimizerOptions {
- public:
-  AdamOptions(double lr = 1e-3);  // NOLINT: implicit, as libtorch
-  AG_OPTIM_ARG(double, lr);
-  typedef std::tuple<double, double> betas_t;
-  AG_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
-  AG_OPTIM_ARG(double, eps) = 1e-8;
-  AG_OPTIM_ARG(double, weight_decay) = 0;
-  AG_OPTIM_ARG(bool, amsgrad) = false;
+// The options Adam and AdamW share, as one class template over the concrete options class
+// (so that each setter returns AdamOptions& or AdamWOptions& and chains as in libtorch).
+// The two differ only in their name and in the default weight decay.
+template <class Derived>
+class AdamFamilyOptions : public OptimizerOptions {
+#define AG_ADAM_ARG(T, name)                                            \
+ public:                                                                \
+  Derived& name(const T& new_##name) {                                  \
+    this->name##_ = new_##name;                                         \
+    return static_cast<Derived&>(*this);                                \
+  }                                                                     \
+  const T& name() const noexcept { return this->name##_; }              \
+  T& name() noexcept { return this->name##_; }                          \
+                                                                        \
+ private:                                                               \
+  T name##_
 
  public:
-  const char* kind() const override { return "Adam"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamOptions>(*this); }
+  AdamFamilyOptions(double lr, double weight_decay) : lr_(lr), weight_decay_(weight_decay) {}
+  AG_ADAM_ARG(double, lr);
+  typedef std::tuple<double, double> betas_t;
+  AG_ADAM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  AG_ADAM_ARG(double, eps) = 1e-8;
+  AG_ADAM_ARG(double, weight_decay);
+  AG_ADAM_ARG(bool, amsgrad) = false;
+#undef AG_ADAM_ARG
+
+ public:
+  std::unique_ptr<OptimizerOptions> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
   double get_lr() const override { return lr(); }
   void set_lr(double lr) override { lr_ = lr; }
   std::vector<std::pair<std::string, double>> named_values() const override;
@@ -46,25 +64,17 @@ class AdamOptions : public OptimizerOptions {
   void validate() const override;
 };
 
-// AdamW's options: Adam's, with weight_decay 1e-2 by default (decoupled).
-class AdamWOptions : public OptimizerOptions {
+class AdamOptions : public AdamFamilyOptions<AdamOptions> {
  public:
-  AdamWOptions(double lr = 1e-3);  // NOLINT: implicit, as libtorch
-  AG_OPTIM_ARG(double, lr);
-  typedef std::tuple<double, double> betas_t;
-  AG_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
-  AG_OPTIM_ARG(double, eps) = 1e-8;
-  AG_OPTIM_ARG(double, weight_decay) = 1e-2;
-  AG_OPTIM_ARG(bool, amsgrad) = false;
+  AdamOptions(double lr = 1e-3) : AdamFamilyOptions(lr, 0.0) {}  // NOLINT: implicit, as libtorch
+  const char* kind() const override { return "Adam"; }
+};
 
+// AdamW's options: Adam's, with weight_decay 1e-2 by default (decoupled).
+class AdamWOptions : public AdamFamilyOptions<AdamWOptions> {
  public:
+  AdamWOptions(double lr = 1e-3) : AdamFamilyOptions(lr, 1e-2) {}  // NOLINT: implicit, as libtorch
   const char* kind() const override { return "AdamW"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamWOptions>(*this); }
-  double get_lr() const override { return lr(); }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::vector<std::pair<std::string, double>> named_values() const override;
-  void set_named_value(const std::string& name, double value) override;
-  void validate() const override;
 };
 
 struct AdamParamState : public OptimizerParamState {

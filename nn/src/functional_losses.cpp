@@ -33,22 +33,30 @@ const T* cdata(const Tensor& t) {
   return t.data_ptr<T>();
 }
 
+// The forward of a pointwise loss: loss(x[i], y[i]) for every element, in one loop over
+// contiguous data. loss is a generic lambda (T x, T y) -> T.
+template <class Loss>
+Tensor pointwise_loss(const Tensor& x, const Tensor& y, Loss loss) {
+  const Tensor xc = x.contiguous(), yc = y.contiguous();
+  Tensor out = ag::empty(x.shape(), ag::TensorOptions(x.dtype()));
+  ag::dispatch(x.dtype(), [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T *px = cdata<T>(xc), *py = cdata<T>(yc);
+      T* po = out.data_ptr<T>();
+      for (int64_t i = 0; i < out.numel(); ++i) po[i] = loss(px[i], py[i]);
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 struct BinaryCrossEntropy : ag::Function<BinaryCrossEntropy> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& y) {
     ctx->save_for_backward({x, y});
-    const Tensor xc = x.contiguous(), yc = y.contiguous();
-    Tensor out = ag::empty(x.shape(), ag::TensorOptions(x.dtype()));
-    ag::dispatch(x.dtype(), [&]<class T>() {
-      if constexpr (std::is_floating_point_v<T>) {
-        const T *px = cdata<T>(xc), *py = cdata<T>(yc);
-        T* po = out.data_ptr<T>();
-        for (int64_t i = 0; i < out.numel(); ++i)
-          po[i] = (py[i] - T(1)) * std::max(std::log1p(-px[i]), T(-100)) - py[i] * std::max(std::log(px[i]), T(-100));
-      }
+    return pointwise_loss(x, y, []<class T>(T xi, T yi) {
+      return (yi - T(1)) * std::max(std::log1p(-xi), T(-100)) - yi * std::max(std::log(xi), T(-100));
     });
-    return out;
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -63,17 +71,9 @@ struct BinaryCrossEntropy : ag::Function<BinaryCrossEntropy> {
 struct BinaryCrossEntropyWithLogits : ag::Function<BinaryCrossEntropyWithLogits> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& y) {
     ctx->save_for_backward({x, y});
-    const Tensor xc = x.contiguous(), yc = y.contiguous();
-    Tensor out = ag::empty(x.shape(), ag::TensorOptions(x.dtype()));
-    ag::dispatch(x.dtype(), [&]<class T>() {
-      if constexpr (std::is_floating_point_v<T>) {
-        const T *px = cdata<T>(xc), *py = cdata<T>(yc);
-        T* po = out.data_ptr<T>();
-        for (int64_t i = 0; i < out.numel(); ++i)
-          po[i] = std::max(px[i], T(0)) - px[i] * py[i] + std::log1p(std::exp(-std::abs(px[i])));
-      }
+    return pointwise_loss(x, y, []<class T>(T xi, T yi) {
+      return std::max(xi, T(0)) - xi * yi + std::log1p(std::exp(-std::abs(xi)));
     });
-    return out;
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
