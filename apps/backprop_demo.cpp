@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "cli_checks.hpp"
+#include "progress.hpp"
 
 namespace nn = ag::nn;
 namespace F = ag::nn::functional;
@@ -42,6 +43,8 @@ using ag::Tensor;
 namespace {
 
 using ag_apps::number_check;
+using ag_apps::now;
+using ag_apps::Progress;
 
 // ---- Part 1: one scalar network, three ways ------------------------------------------------
 double sigma(double z) { return 1.0 / (1.0 + std::exp(-z)); }
@@ -135,38 +138,6 @@ Data load_data(const std::string& which, const std::string& root, int64_t limit,
   d.features = 2;
   return d;
 }
-
-// ---- a progress bar on stderr ----------------------------------------------------------------
-class Progress {
- public:
-  Progress(std::string label, int64_t total) : label_(std::move(label)), total_(total), start_(now()) {}
-  void update(int64_t done, int64_t samples, double loss, bool force = false) {
-    const double t = now();
-    if (!force && t - last_ < 0.1) return;
-    last_ = t;
-    const int width = 30;
-    const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.resize(width, '.');
-    const double rate = samples / std::max(t - start_, 1e-9);
-    std::fprintf(stderr, "\r%s [%s] %3d%% loss %.4f | %.0f samples/s ", label_.c_str(), bar.c_str(),
-                 static_cast<int>(total_ > 0 ? 100 * done / total_ : 100), loss, rate);
-    std::fflush(stderr);
-  }
-  void finish(int64_t samples, double loss) {
-    update(total_, samples, loss, true);
-    std::fprintf(stderr, "\n");
-  }
-  double elapsed() const { return now() - start_; }
-
- private:
-  static double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  }
-  std::string label_;
-  int64_t total_;
-  double start_, last_ = 0;
-};
 
 // Accuracy (and mean loss) of `model` on `ds`, in eval mode and without a graph.
 std::pair<double, double> evaluate(nn::Sequential& model, const ag::data::TensorDataset& ds) {

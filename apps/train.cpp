@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "cli_checks.hpp"
+#include "progress.hpp"
 
 namespace nn = ag::nn;
 namespace F = ag::nn::functional;
@@ -41,6 +42,8 @@ using ag::Tensor;
 namespace {
 
 using ag_apps::number_check;
+using ag_apps::now;
+using ag_apps::Progress;
 
 struct Config {
   std::string dataset = "fashion", root, activation = "relu", optim = "adam", scheduler = "none";
@@ -209,36 +212,6 @@ int64_t load_checkpoint(const std::string& path, const Config& c, nn::Sequential
   }
   return std::stoll(need("epochs_done"));
 }
-
-// ---- a progress bar on stderr ----------------------------------------------------------------
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-class Progress {
- public:
-  Progress(std::string label, int64_t total) : label_(std::move(label)), total_(total), start_(now()) {}
-  void update(int64_t done, int64_t samples, double loss, bool force = false) {
-    const double t = now();
-    if (!force && t - last_ < 0.1) return;
-    last_ = t;
-    const int width = 30;
-    const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.resize(width, '.');
-    std::fprintf(stderr, "\r%s [%s] %4lld/%lld loss %.4f | %.0f samples/s ", label_.c_str(), bar.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), loss,
-                 samples / std::max(t - start_, 1e-9));
-    std::fflush(stderr);
-  }
-  void finish(int64_t samples, double loss) {
-    update(total_, samples, loss, true);
-    std::fprintf(stderr, "\n");
-  }
-
- private:
-  std::string label_;
-  int64_t total_;
-  double start_, last_ = 0;
-};
 
 double accuracy(nn::Sequential& model, const ag::data::TensorDataset& ds) {
   model->eval();
