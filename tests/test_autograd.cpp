@@ -26,10 +26,6 @@ std::vector<float> values(const ag::Tensor& t) {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-ag::Tensor leaf(std::initializer_list<float> v) {
-  return ag::tensor(v, ag::TensorOptions().requires_grad(true));
-}
-
 }  // namespace
 
 // A user-defined cube with its derivative 3x² (global namespace: its node is "CubeBackward").

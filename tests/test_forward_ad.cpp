@@ -19,25 +19,6 @@ namespace F = ag::nn::functional;
 
 namespace {
 
-const ag::TensorOptions kF64 = ag::TensorOptions(ag::kFloat64);
-
-Tensor rn(const Shape& s) { return ag::randn(s, kF64); }
-Tensor uni(const Shape& s, double lo, double hi) { return ag::rand(s, kF64) * (hi - lo) + lo; }
-Tensor pos(const Shape& s) { return uni(s, 0.5, 2.0); }
-// |x| in [0.3, 1.5), random sign: away from kinks at 0.
-Tensor away(const Shape& s) {
-  Tensor mag = ag::rand(s, kF64) * 1.2 + 0.3;
-  return ag::where(ag::randn(s, kF64) > 0.0, mag, -mag);
-}
-// Pairwise distinct values: no ties for max/min.
-Tensor distinct(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  Tensor v = ag::randperm(n).to(ag::kFloat64) * 0.25 + ag::rand({n}, kF64) * 0.05;
-  return v.reshape(s);
-}
-double scalar(const Tensor& t) { return t.to(ag::kFloat64).contiguous().data_ptr<double>()[0]; }
-
 // (x, y) -> (x·y, sin x), backward written with ag ops.
 struct MulSin : ag::Function<MulSin> {
   static tensor_list forward(ag::AutogradContext* ctx, const Tensor& x, const Tensor& y) {
@@ -148,12 +129,12 @@ std::vector<Case> cases() {
   using L = const tensor_list&;
   auto one = [](Shape s, auto gen) { return [s, gen] { return tensor_list{gen(s)}; }; };
   auto two = [](Shape a, Shape b, auto ga, auto gb) { return [a, b, ga, gb] { return tensor_list{ga(a), gb(b)}; }; };
-  auto RN = [](const Shape& s) { return rn(s); };
-  auto POS = [](const Shape& s) { return pos(s); };
-  auto AWAY = [](const Shape& s) { return away(s); };
-  auto DIST = [](const Shape& s) { return distinct(s); };
-  auto UNIT = [](const Shape& s) { return uni(s, 0.05, 0.95); };
-  auto TANHY = [](const Shape& s) { return uni(s, -0.95, 0.95); };
+  auto RN = [](const Shape& s) { return normal64(s); };
+  auto POS = [](const Shape& s) { return positive64(s); };
+  auto AWAY = [](const Shape& s) { return away_from_zero64(s); };
+  auto DIST = [](const Shape& s) { return distinct64(s); };
+  auto UNIT = [](const Shape& s) { return uniform64(s, 0.05, 0.95); };
+  auto TANHY = [](const Shape& s) { return uniform64(s, -0.95, 0.95); };
   std::vector<Case> c;
   // arithmetic, with broadcasting and scalar forms
   c.push_back({"add", [](L x) { return x[0] + x[1]; }, two({3, 4}, {4}, RN, RN)});
@@ -209,7 +190,7 @@ std::vector<Case> cases() {
   c.push_back({"matmul_2d_1d", [](L x) { return ag::matmul(x[0], x[1]); }, two({3, 4}, {4}, RN, RN)});
   c.push_back({"matmul_batched", [](L x) { return ag::matmul(x[0], x[1]); }, two({2, 3, 4}, {4, 5}, RN, RN)});
   c.push_back({"addmm", [](L x) { return ag::addmm(x[2], x[0], x[1]); },
-               [] { return tensor_list{rn({3, 4}), rn({4, 5}), rn({5})}; }});
+               [] { return tensor_list{normal64({3, 4}), normal64({4, 5}), normal64({5})}; }});
   // softmax
   c.push_back({"softmax", [](L x) { return ag::softmax(x[0], 1); }, one({3, 5}, RN)});
   c.push_back({"softmax0", [](L x) { return ag::softmax(x[0], 0); }, one({3, 5}, RN)});
@@ -247,7 +228,7 @@ std::vector<Case> cases() {
                two({3, 4}, {3, 4}, RN, RN)});
   // nn functional (fused linear, losses)
   c.push_back({"linear", [](L x) { return F::linear(x[0], x[1], x[2]); },
-               [] { return tensor_list{rn({4, 3}), rn({5, 3}), rn({5})}; }});
+               [] { return tensor_list{normal64({4, 3}), normal64({5, 3}), normal64({5})}; }});
   c.push_back({"linear_nobias", [](L x) { return F::linear(x[0], x[1]); }, two({4, 3}, {5, 3}, RN, RN)});
   c.push_back({"F_relu", [](L x) { return F::relu(x[0]); }, one({3, 4}, AWAY)});
   for (auto r : {ag::nn::Reduction::Mean, ag::nn::Reduction::Sum, ag::nn::Reduction::None}) {
@@ -281,7 +262,7 @@ std::vector<Case> cases() {
   c.push_back({"function_returns_input", [](L x) { return PassThrough::apply(x[0]) * x[0]; }, one({6}, RN)});
   // one operand without tangent (the explicit JVP rules' undefined-tangent branches)
   {
-    const Tensor C = rn({3, 4}), P = pos({3, 4}), M = rn({4, 5}), B = rn({5});
+    const Tensor C = normal64({3, 4}), P = positive64({3, 4}), M = normal64({4, 5}), B = normal64({5});
     c.push_back({"const_mixed", [C, P](L x) { return (x[0] * C + C * x[0]) / P + P / x[0] - (C - x[0]) + (x[0] - C) + C / x[0]; },
                  one({3, 4}, POS)});
     c.push_back({"mm_const", [C, M](L x) { return ag::mm(C, x[0]) + ag::mm(x[1], M); }, two({4, 5}, {3, 4}, RN, RN)});
@@ -294,7 +275,7 @@ std::vector<Case> cases() {
                  Tensor h = F::relu(F::linear(x[0], x[1], x[2]));
                  return F::cross_entropy(F::linear(h, x[3]), ag::tensor({1.0, 0.0, 2.0, 1.0}).to(ag::kInt64));
                },
-               [] { return tensor_list{rn({4, 3}), rn({6, 3}), rn({6}), rn({3, 6})}; }});
+               [] { return tensor_list{normal64({4, 3}), normal64({6, 3}), normal64({6}), normal64({3, 6})}; }});
   return c;
 }
 

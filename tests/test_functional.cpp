@@ -19,8 +19,6 @@ using ag::tensor_list;
 
 namespace {
 
-const ag::TensorOptions kF64 = ag::TensorOptions(ag::kFloat64);
-
 Tensor t64(std::vector<double> v, Shape s) { return ag::tensor(std::move(v), std::move(s), kF64); }
 Tensor t64(std::vector<double> v) {
   const int64_t n = static_cast<int64_t>(v.size());

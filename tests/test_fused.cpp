@@ -23,13 +23,6 @@ using ag::layer_ops::LossReduction;
 namespace {
 
 ag::TensorOptions f64() { return ag::TensorOptions(ag::kFloat64); }
-Tensor labels(std::vector<int64_t> v) { return ag::tensor(v, ag::TensorOptions(ag::kInt64)); }
-
-Tensor leaf(const Tensor& t) {
-  Tensor r = t.detach().contiguous().clone();
-  r.requires_grad_(true);
-  return r;
-}
 
 bool bits_equal(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;

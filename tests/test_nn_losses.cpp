@@ -17,13 +17,11 @@ using nn::Reduction;
 namespace {
 
 ag::TensorOptions f64() { return ag::TensorOptions(ag::kFloat64); }
-Tensor labels(std::vector<int64_t> v) { return ag::tensor(v, ag::TensorOptions(ag::kInt64)); }
 
 std::vector<double> values(const Tensor& t) {
   Tensor c = t.detach().to(ag::kFloat64).contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
-double scalar(const Tensor& t) { return t.to(ag::kFloat64).item<double>(); }
 
 bool all_finite(const Tensor& t) {
   for (double v : values(t))

@@ -3,57 +3,21 @@
 // hand-derived values for a few ops and second derivatives (ag::gradgradcheck).
 //
 // Inputs are drawn with ag::manual_seed + ag::rand/randn and kept away from kinks
-// (relu/abs at 0, clamp bounds, ties of max/min), where finite differences are meaningless.
+// (relu/abs at 0, clamp bounds, ties of max/min), where finite differences are meaningless:
+// the float64 leaves rn, uni, pos, away and distinct of test_util.hpp.
 #include <gtest/gtest.h>
 
 #include <ag/ag.hpp>
 #include <cmath>
 #include <tuple>
 
+#include "test_util.hpp"
+
 using ag::Shape;
 using ag::Tensor;
 using ag::tensor_list;
 
 namespace {
-
-const ag::TensorOptions kF64 = ag::TensorOptions(ag::kFloat64);
-
-// A float64 leaf that requires grad, made from `t`'s values.
-Tensor leaf(const Tensor& t) {
-  Tensor r = t.detach().to(ag::kFloat64).contiguous().clone();
-  r.requires_grad_(true);
-  return r;
-}
-
-// Standard normal values.
-Tensor rn(const Shape& s) { return leaf(ag::randn(s, kF64)); }
-
-// Uniform values in [lo, hi).
-Tensor uni(const Shape& s, double lo, double hi) {
-  ag::NoGradGuard ng;
-  return leaf(ag::rand(s, kF64) * (hi - lo) + lo);
-}
-
-// Positive values in [0.5, 2).
-Tensor pos(const Shape& s) { return uni(s, 0.5, 2.0); }
-
-// Values of random sign with |x| in [0.3, 1.5): away from the kink at 0.
-Tensor away(const Shape& s) {
-  ag::NoGradGuard ng;
-  Tensor mag = ag::rand(s, kF64) * 1.2 + 0.3;
-  Tensor sgn = ag::where(ag::randn(s, kF64) > 0.0, ag::ones(s, kF64), ag::full(s, -1.0, kF64));
-  return leaf(mag * sgn);
-}
-
-// Pairwise distinct values (gaps of at least 0.2): no ties for max/min.
-Tensor distinct(const Shape& s) {
-  ag::NoGradGuard ng;
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  Tensor perm = ag::randperm(n).to(ag::kFloat64);
-  Tensor v = perm * 0.25 + ag::rand({n}, kF64) * 0.05 - 0.125 * static_cast<double>(n);
-  return leaf(v.reshape(s));
-}
 
 double val(const Tensor& t, int64_t i) { return t.contiguous().data_ptr<double>()[i]; }
 
