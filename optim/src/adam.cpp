@@ -161,42 +161,35 @@ std::vector<std::pair<std::string, Tensor*>> AdamParamState::named_buffers() {
   return {{"exp_avg", &exp_avg}, {"exp_avg_sq", &exp_avg_sq}, {"max_exp_avg_sq", &max_exp_avg_sq}};
 }
 
-// ---- Adam -----------------------------------------------------------------------------
+// ---- Adam and AdamW ---------------------------------------------------------------------
 
-Adam::Adam(std::vector<Tensor> params, AdamOptions defaults)
-    : Adam(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, std::move(defaults)) {}
-Adam::Adam(std::vector<OptimizerParamGroup> param_groups, AdamOptions defaults)
-    : Optimizer(std::move(param_groups), std::make_unique<AdamOptions>(std::move(defaults))) {}
+template <class Options>
+AdamFamily<Options>::AdamFamily(std::vector<Tensor> params, Options defaults)
+    : AdamFamily(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, std::move(defaults)) {}
+template <class Options>
+AdamFamily<Options>::AdamFamily(std::vector<OptimizerParamGroup> param_groups, Options defaults)
+    : Optimizer(std::move(param_groups), std::make_unique<Options>(std::move(defaults))) {}
 
-std::unique_ptr<OptimizerParamState> Adam::make_state() const { return std::make_unique<AdamParamState>(); }
-
-void Adam::check_loaded_state(OptimizerParamState& state, const Tensor&, const OptimizerOptions& options,
-                              const std::string& where) const {
-  check_adam_state("Adam", static_cast<AdamParamState&>(state), options,
-                   static_cast<const AdamOptions&>(options).amsgrad(), where);
+template <class Options>
+std::unique_ptr<OptimizerParamState> AdamFamily<Options>::make_state() const {
+  return std::make_unique<AdamParamState>();
 }
 
-void Adam::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options, OptimizerParamState& state) {
-  adam_update<false>(param, grad, hyper(static_cast<const AdamOptions&>(options)), static_cast<AdamParamState&>(state));
+template <class Options>
+void AdamFamily<Options>::check_loaded_state(OptimizerParamState& state, const Tensor&,
+                                             const OptimizerOptions& options, const std::string& where) const {
+  const auto& o = static_cast<const Options&>(options);
+  check_adam_state(o.kind(), static_cast<AdamParamState&>(state), options, o.amsgrad(), where);
 }
 
-// ---- AdamW ----------------------------------------------------------------------------
-
-AdamW::AdamW(std::vector<Tensor> params, AdamWOptions defaults)
-    : AdamW(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, std::move(defaults)) {}
-AdamW::AdamW(std::vector<OptimizerParamGroup> param_groups, AdamWOptions defaults)
-    : Optimizer(std::move(param_groups), std::make_unique<AdamWOptions>(std::move(defaults))) {}
-
-std::unique_ptr<OptimizerParamState> AdamW::make_state() const { return std::make_unique<AdamParamState>(); }
-
-void AdamW::check_loaded_state(OptimizerParamState& state, const Tensor&, const OptimizerOptions& options,
-                               const std::string& where) const {
-  check_adam_state("AdamW", static_cast<AdamParamState&>(state), options,
-                   static_cast<const AdamWOptions&>(options).amsgrad(), where);
+template <class Options>
+void AdamFamily<Options>::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
+                                 OptimizerParamState& state) {
+  constexpr bool decoupled = std::is_same_v<Options, AdamWOptions>;
+  adam_update<decoupled>(param, grad, hyper(static_cast<const Options&>(options)), static_cast<AdamParamState&>(state));
 }
 
-void AdamW::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options, OptimizerParamState& state) {
-  adam_update<true>(param, grad, hyper(static_cast<const AdamWOptions&>(options)), static_cast<AdamParamState&>(state));
-}
+template class AdamFamily<AdamOptions>;
+template class AdamFamily<AdamWOptions>;
 
 }  // namespace ag::optim

@@ -88,10 +88,12 @@ struct AdamParamState : public OptimizerParamState {
 };
 using AdamWParamState = AdamParamState;
 
-class Adam : public Optimizer {
+// Adam and AdamW: one optimizer over its options class (AdamW decouples the weight decay).
+template <class Options>
+class AdamFamily : public Optimizer {
  public:
-  explicit Adam(std::vector<Tensor> params, AdamOptions defaults = {});
-  explicit Adam(std::vector<OptimizerParamGroup> param_groups, AdamOptions defaults = {});
+  explicit AdamFamily(std::vector<Tensor> params, Options defaults = {});
+  explicit AdamFamily(std::vector<OptimizerParamGroup> param_groups, Options defaults = {});
 
  protected:
   std::unique_ptr<OptimizerParamState> make_state() const override;
@@ -101,17 +103,17 @@ class Adam : public Optimizer {
               OptimizerParamState& state) override;
 };
 
-class AdamW : public Optimizer {
+class Adam : public AdamFamily<AdamOptions> {
  public:
-  explicit AdamW(std::vector<Tensor> params, AdamWOptions defaults = {});
-  explicit AdamW(std::vector<OptimizerParamGroup> param_groups, AdamWOptions defaults = {});
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override;
-  void check_loaded_state(OptimizerParamState& state, const Tensor& param, const OptimizerOptions& options,
-                          const std::string& where) const override;
-  void update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
-              OptimizerParamState& state) override;
+  using AdamFamily::AdamFamily;
 };
+
+class AdamW : public AdamFamily<AdamWOptions> {
+ public:
+  using AdamFamily::AdamFamily;
+};
+
+extern template class AdamFamily<AdamOptions>;
+extern template class AdamFamily<AdamWOptions>;
 
 }  // namespace ag::optim
