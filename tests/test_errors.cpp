@@ -6,6 +6,7 @@
 #include <ag/ag.hpp>
 
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -284,6 +285,9 @@ TEST(Errors, Threads) {
   const int before = ag::get_num_threads();
   EXPECT_AG_ERROR(ag::set_num_threads(0), "set_num_threads", "0");
   EXPECT_AG_ERROR(ag::set_num_threads(-3), "set_num_threads", "-3");
+  // Far above the machine (train --threads 100000 used to spend minutes creating threads).
+  EXPECT_AG_ERROR(ag::set_num_threads(100000), "set_num_threads", "100000", "hardware threads");
+  EXPECT_AG_ERROR(ag::set_num_threads(std::numeric_limits<int>::max()), "set_num_threads", "hardware threads");
   EXPECT_EQ(ag::get_num_threads(), before);
 }
 

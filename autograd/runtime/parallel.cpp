@@ -6,6 +6,7 @@
 #include <tbb/task_arena.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -25,18 +26,38 @@ std::shared_ptr<tbb::task_arena> g_arena;
 std::unique_ptr<tbb::global_control> g_parallelism;
 std::atomic<int> g_num_threads{0};
 
-int default_threads() {
-  if (const char* env = std::getenv("AG_NUM_THREADS")) {
-    int e = std::atoi(env);
-    if (e > 0) return e;
-  }
-  unsigned hw = std::thread::hardware_concurrency();
+int hardware_threads() {
+  const unsigned hw = std::thread::hardware_concurrency();
   return hw ? static_cast<int>(hw) : 1;
+}
+
+// More threads than this only ties the machine up: each is a real thread of the arena
+// (train --threads 100000 spent minutes creating threads, then aborted in pthread_create).
+// Never below 16, so that the determinism tests' 1-16 threads run on a 2-core machine.
+int max_threads() { return std::max(16, 4 * hardware_threads()); }
+
+void check_threads(int64_t n, const char* who) {
+  AG_CHECK(n >= 1, who, ": the number of threads must be at least 1, got ", n);
+  AG_CHECK(n <= max_threads(), who, ": ", n, " threads is far more than the ", hardware_threads(),
+           " hardware threads of this machine (at most ", max_threads(), ": 4 per hardware thread, or 16)");
+}
+
+// AG_NUM_THREADS when set (checked as set_num_threads checks its argument), else the
+// hardware threads.
+int default_threads() {
+  const char* env = std::getenv("AG_NUM_THREADS");
+  if (!env || !*env) return hardware_threads();
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(env, &end, 10);
+  AG_CHECK(errno == 0 && end && *end == '\0', "AG_NUM_THREADS: expected a whole number of threads, got '", env, "'");
+  check_threads(v, "AG_NUM_THREADS");
+  return static_cast<int>(v);
 }
 }  // namespace
 
 void set_num_threads(int n) {
-  AG_CHECK(n >= 1, "set_num_threads: the number of threads must be at least 1, got ", n);
+  check_threads(n, "set_num_threads");
   std::lock_guard<std::mutex> l(g_arena_mutex);
   if (g_num_threads.load() == n && g_arena) return;
   g_num_threads.store(n);
