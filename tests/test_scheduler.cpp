@@ -62,6 +62,79 @@ TEST(Scheduler, BitwiseEqualAcrossThreadCounts) {
   for (int threads : {2, 4, 8, 16}) EXPECT_EQ(fan_in_grad(threads), ref) << "threads=" << threads;
 }
 
+namespace {
+
+// The wide graph of bench_threads: 64 branches of tanh(y) * 0.9 + 0.01 on one leaf.
+std::vector<uint32_t> wide_grad(int threads) {
+  ag::set_num_threads(threads);
+  ag::manual_seed(11);
+  ag::Tensor x = ag::randn({256}).requires_grad_(true);
+  ag::Tensor total;
+  for (int b = 0; b < 64; ++b) {
+    ag::Tensor y = x * (1.0 + 0.001 * b);
+    for (int d = 0; d < 66; ++d) y = ag::tanh(y) * 0.9 + 0.01;
+    total = total.defined() ? total + y : y;
+  }
+  total.sum().backward();
+  return bits(x.grad());
+}
+
+// A 784-512-10 sigmoid MLP on a batch of 512: GEMMs and the hidden layer's elementwise
+// ops are large enough to split across threads (Note [Elementwise grain] in ops/iter.hpp).
+std::vector<std::vector<uint32_t>> mlp_grads(int threads) {
+  ag::set_num_threads(threads);
+  ag::manual_seed(12);
+  ag::Tensor x = ag::rand({512, 784});
+  ag::Tensor w1 = (ag::randn({784, 512}) * 0.05).requires_grad_(true), b1 = ag::zeros({512}).requires_grad_(true);
+  ag::Tensor w2 = (ag::randn({512, 10}) * 0.05).requires_grad_(true), b2 = ag::zeros({10}).requires_grad_(true);
+  ag::Tensor labels = ag::randint(10, {512});
+  ag::Tensor h = ag::sigmoid(ag::addmm(b1, x, w1));
+  ag::Tensor logp = ag::log_softmax(ag::addmm(b2, h, w2) * 1.5 - 0.25, 1);
+  ag::Tensor onehot = (labels.unsqueeze(1) == ag::arange(10.0, ag::kInt64).unsqueeze(0)).to(ag::kFloat32);
+  (-(logp * onehot).sum() / 512.0).backward();
+  return {bits(w1.grad()), bits(b1.grad()), bits(w2.grad()), bits(b2.grad()), bits(h)};
+}
+
+}  // namespace
+
+TEST(Scheduler, WideGraphBitwiseEqualAcrossThreadCounts) {
+  ThreadsGuard g;
+  const auto ref = wide_grad(1);
+  for (int threads : {2, 4, 8, 16}) EXPECT_EQ(wide_grad(threads), ref) << "threads=" << threads;
+}
+
+TEST(Scheduler, MlpBitwiseEqualAcrossThreadCounts) {
+  ThreadsGuard g;
+  const auto ref = mlp_grads(1);
+  for (int threads : {2, 4, 8, 16}) {
+    const auto got = mlp_grads(threads);
+    ASSERT_EQ(got.size(), ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) EXPECT_EQ(got[i], ref[i]) << "threads=" << threads << ", tensor " << i;
+  }
+}
+
+// Elementwise ops over more than 2 x kElementwiseGrain elements split into chunks; each
+// element must still take the path (SIMD or scalar tail) it takes in one call, so the bits
+// are those of one thread. 300001 elements: neither a multiple of the chunk block nor of
+// any SIMD width.
+TEST(Scheduler, ElementwiseChunksGiveTheBitsOfOneThread) {
+  ThreadsGuard g;
+  auto run = [](int threads) {
+    ag::set_num_threads(threads);
+    ag::manual_seed(13);
+    ag::Tensor x = (ag::randn({300001}) * 3.0).requires_grad_(true);
+    ag::Tensor y = ag::randn({300001});
+    ag::Tensor s = ag::sigmoid(x), t = ag::tanh(x), e = ag::exp(x * 0.5), sum = x + y, sc = 1.0 - x;
+    (s * 0.3 + t * 0.2 + e * 0.1 + sum * sc).sum().backward();
+    return std::vector<std::vector<uint32_t>>{bits(s), bits(t), bits(e), bits(sum), bits(sc), bits(x.grad())};
+  };
+  const auto ref = run(1);
+  for (int threads : {2, 4, 8, 16}) {
+    const auto got = run(threads);
+    for (size_t i = 0; i < ref.size(); ++i) EXPECT_EQ(got[i], ref[i]) << "threads=" << threads << ", tensor " << i;
+  }
+}
+
 TEST(Scheduler, BitwiseEqualAcrossRepeatedRuns) {
   ThreadsGuard g;
   ag::set_num_threads(4);

@@ -40,8 +40,11 @@ Tensor scalar_forward(BinaryOp op, const Tensor& a, double s, bool scalar_first,
       if constexpr (std::is_floating_point_v<T>) {
         const T v = static_cast<T>(s);
         const T* pa = static_cast<const T*>(a.unsafeGetTensorImpl()->raw_data());
-        if (scalar_first) kernels::binary<T>(op, &v, 0, pa, 1, out.data_ptr<T>(), a.numel());
-        else kernels::binary<T>(op, pa, 1, &v, 0, out.data_ptr<T>(), a.numel());
+        T* po = out.data_ptr<T>();
+        detail::elementwise_chunks(a.numel(), [&](int64_t b, int64_t e) {
+          if (scalar_first) kernels::binary<T>(op, &v, 0, pa + b, 1, po + b, e - b);
+          else kernels::binary<T>(op, pa + b, 1, &v, 0, po + b, e - b);
+        });
       }
     });
     return out;

@@ -56,7 +56,9 @@ Tensor binary_forward(kernels::BinaryOp op, const Tensor& a0, const Tensor& b0, 
       T* po = out.data_ptr<T>();
       kernels::for_each_row<3>(shape, {so.data(), sa.data(), sb.data()}, [&](auto off, int64_t n, auto st) {
         if ((st[1] == 1 || st[1] == 0) && (st[2] == 1 || st[2] == 0) && (st[0] == 1)) {
-          kernels::binary<T>(op, pa + off[1], st[1], pb + off[2], st[2], po + off[0], n);
+          elementwise_chunks(n, [&](int64_t b, int64_t e) {
+            kernels::binary<T>(op, pa + off[1] + b * st[1], st[1], pb + off[2] + b * st[2], st[2], po + off[0] + b, e - b);
+          });
         } else {
           for (int64_t i = 0; i < n; ++i)
             kernels::binary<T>(op, pa + off[1] + i * st[1], 0, pb + off[2] + i * st[2], 0, po + off[0] + i * st[0], 1);
@@ -103,7 +105,9 @@ Tensor unary_forward(kernels::UnaryOp op, const Tensor& a0) {
   Tensor out = make_tensor(a.shape(), a.dtype());
   dispatch(a.dtype(), [&]<class T>() {
     if constexpr (std::is_floating_point_v<T>) {
-      kernels::unary<T>(op, static_cast<const T*>(a.unsafeGetTensorImpl()->raw_data()), out.data_ptr<T>(), a.numel());
+      const T* pa = static_cast<const T*>(a.unsafeGetTensorImpl()->raw_data());
+      T* po = out.data_ptr<T>();
+      elementwise_chunks(a.numel(), [&](int64_t b, int64_t e) { kernels::unary<T>(op, pa + b, po + b, e - b); });
     } else {
       fail("this op is defined for floating tensors only, got ", dtype_name(a.dtype()));
     }

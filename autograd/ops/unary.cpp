@@ -122,9 +122,12 @@ Tensor pointwise_backward(const Tensor& g0, const Tensor& y0, const char* name, 
   const Tensor g = g0.contiguous(), y = y0.contiguous();
   Tensor out = detail::make_tensor(g.shape(), g.dtype());
   dispatch(g.dtype(), [&]<class T>() {
-    if constexpr (std::is_floating_point_v<T>)
-      kernel(static_cast<const T*>(g.unsafeGetTensorImpl()->raw_data()),
-             static_cast<const T*>(y.unsafeGetTensorImpl()->raw_data()), out.data_ptr<T>(), g.numel());
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* pg = static_cast<const T*>(g.unsafeGetTensorImpl()->raw_data());
+      const T* py = static_cast<const T*>(y.unsafeGetTensorImpl()->raw_data());
+      T* po = out.data_ptr<T>();
+      detail::elementwise_chunks(g.numel(), [&](int64_t b, int64_t e) { kernel(pg + b, py + b, po + b, e - b); });
+    }
   });
   return out;
 }
