@@ -13,6 +13,8 @@
 
 #include <ag/ag.hpp>
 
+#include "workloads.hpp"
+
 #include <chrono>
 #include <vector>
 
@@ -103,15 +105,7 @@ void BM_ChainHandTape(benchmark::State& state) {
 BENCHMARK(BM_ChainHandTape)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // ---- wide graph --------------------------------------------------------------------------
-ag::Tensor build_wide(const ag::Tensor& x, int branches, int depth) {
-  ag::Tensor total;
-  for (int b = 0; b < branches; ++b) {
-    ag::Tensor y = x * (1.0 + 0.001 * b);
-    for (int d = 0; d < depth; ++d) y = ag::tanh(y) * 0.9 + 0.01;
-    total = total.defined() ? total + y : y;
-  }
-  return total.sum();
-}
+using ag_bench::build_wide;
 
 void BM_WideBackward(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));

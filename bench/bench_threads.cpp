@@ -16,6 +16,8 @@
 //   chain     y = y * c + d over 0-d tensors, 20000 steps, backward only (also ns per node) [>= 0.95x]
 #include <ag/ag.hpp>
 
+#include "workloads.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -44,15 +46,7 @@ struct Workload {
   double nodes_per_sample = 0;  // for ns per node (chain)
 };
 
-ag::Tensor build_wide(const ag::Tensor& x, int branches, int depth) {
-  ag::Tensor total;
-  for (int b = 0; b < branches; ++b) {
-    ag::Tensor y = x * (1.0 + 0.001 * b);
-    for (int d = 0; d < depth; ++d) y = ag::tanh(y) * 0.9 + 0.01;
-    total = total.defined() ? total + y : y;
-  }
-  return total.sum();
-}
+using ag_bench::build_wide;
 
 struct Mlp {
   ag::nn::Linear fc1, fc2;

@@ -18,6 +18,7 @@ using detail::BackwardCtx;
 using detail::needs_grad;
 using detail::record;
 using detail::save;
+using detail::save_if;
 using detail::save_output;
 using kernels::BinaryOp;
 
@@ -105,7 +106,8 @@ Tensor operator+(double s, const Tensor& a) { return a + s; }
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Mul, a, b, arith_type(a, b, "mul"), "mul");
   if (needs_grad(a, b))
-    record(out, "MulBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "MulBackward0", {a, b}, {save_if(needs_grad(b), a), save_if(needs_grad(a), b)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       return {c.needs(0) ? g * c.saved(1) : Tensor(), c.needs(1) ? g * c.saved(0) : Tensor()};
     }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb
       return detail::fw_add(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
@@ -117,7 +119,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Dtype d = arith_type(a, b, "div");
   Tensor out = detail::binary_forward(BinaryOp::Div, a, b, is_floating(d) ? d : kFloat32, "div");
   if (needs_grad(a, b))
-    record(out, "DivBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "DivBackward0", {a, b}, {save_if(needs_grad(b), a), save(b)},
+           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
       Tensor bb = c.saved(1);
       return {c.needs(0) ? g / bb : Tensor(), c.needs(1) ? -(g * c.saved(0)) / (bb * bb) : Tensor()};
     }, [&b, &out](const tensor_list& t) {  // (ta - out·tb) / b

@@ -92,6 +92,12 @@ struct Save {
   bool is_output = false;
 };
 inline Save save(const Tensor& t) { return Save{&t, false}; }
+// t only when `keep` (PyTorch saves a product's other factor only for an input that needs
+// a gradient): x * c with a constant c saves c alone, not x. c.saved(i) is then undefined.
+inline Save save_if(bool keep, const Tensor& t) {
+  static const Tensor kNothing;
+  return Save{keep ? &t : &kNothing, false};
+}
 inline Save save_output() { return Save{nullptr, true}; }
 
 // True when the op must call record(): an input requires grad (grad mode on), or a dual
