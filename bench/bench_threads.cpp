@@ -6,7 +6,14 @@
 // milliseconds apart is not moved by that, a ratio of two medians taken in different
 // processes is.
 //
-//   bench_threads [--threads N] [--pairs P] [--only NAME]
+//   bench_threads [--threads N] [--pairs P] [--only NAME] [--csv FILE]
+//
+// The model: from the speed-up S measured at N threads, the Karp-Flatt serial fraction
+// e = (1/S - 1/N) / (1 - 1/N) — the share of the 1-thread time that did not shrink with
+// threads: the serial walk, hand-overs, work that threads inflate — and what Amdahl's law
+// predicts with it at 4, 8 and 16 threads, 1 / (e + (1 - e) / p). A prediction, to set
+// beside a measured curve on a machine with that many cores; --csv writes
+// workload,threads,speedup,kind rows (kind: measured or predicted) for scripts/bench.sh.
 //
 // Workloads (the list; target in brackets):
 //   wide      64 branches x 200 ops (tanh(y) * 0.9 + 0.01) on 256 floats, backward only  [>= 1.8x]
@@ -90,14 +97,15 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int threads = 2, pairs = 60;
-  std::string only;
+  std::string only, csv_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--pairs" && i + 1 < argc) pairs = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--csv" && i + 1 < argc) csv_path = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_threads [--threads N] [--pairs P] [--only NAME]\n");
+      std::fprintf(stderr, "usage: bench_threads [--threads N] [--pairs P] [--only NAME] [--csv FILE]\n");
       return 2;
     }
   }
@@ -149,8 +157,17 @@ int main(int argc, char** argv) {
 
   std::printf("bench_threads: %d threads against 1, %d alternating pairs per workload; kernels: %s\n\n", threads, pairs,
               ag::kernels::simd_arch_name());
-  std::printf("| workload | 1 thread (median) | %d threads (median) | speed-up (median of pairs) | target |\n", threads);
-  std::printf("|---|---|---|---|---|\n");
+  std::FILE* csv = nullptr;
+  if (!csv_path.empty()) {
+    csv = std::fopen(csv_path.c_str(), "w");
+    if (!csv) {
+      std::fprintf(stderr, "bench_threads: cannot write %s\n", csv_path.c_str());
+      return 2;
+    }
+    std::fprintf(csv, "workload,threads,speedup,kind\n");
+  }
+  std::printf("| workload | 1 thread (median) | %d threads (median) | speed-up (median of pairs) | target | serial fraction | predicted at 4 / 8 / 16 |\n", threads);
+  std::printf("|---|---|---|---|---|---|---|\n");
   for (Workload& w : workloads) {
     if (!only.empty() && only != w.name) continue;
     for (int warm = 0; warm < 3; ++warm)
@@ -172,12 +189,21 @@ int main(int argc, char** argv) {
       ratio.push_back(a / b);
     }
     const double r = median(ratio);
-    std::printf("| %s | %.3f ms | %.3f ms | **%.2fx** | %s %.2fx |", w.what, median(one) * 1e3, median(many) * 1e3, r,
-                r >= w.target ? "met," : "MISSED,", w.target);
+    const double n = threads;
+    const double e = std::clamp((1.0 / r - 1.0 / n) / (1.0 - 1.0 / n), 0.0, 1.0);  // Karp-Flatt
+    auto predict = [e](double p) { return 1.0 / (e + (1.0 - e) / p); };
+    std::printf("| %s | %.3f ms | %.3f ms | **%.2fx** | %s %.2fx | %.2f | %.1fx / %.1fx / %.1fx |", w.what,
+                median(one) * 1e3, median(many) * 1e3, r, r >= w.target ? "met," : "MISSED,", w.target, e, predict(4),
+                predict(8), predict(16));
     if (w.nodes_per_sample > 0)
       std::printf(" %.0f ns per node (1 thread)", median(one) * 1e9 / w.nodes_per_sample);
     std::printf("\n");
+    if (csv) {
+      std::fprintf(csv, "%s,1,1,measured\n%s,%d,%.4f,measured\n", w.name, w.name, threads, r);
+      for (int p : {1, 2, 4, 8, 16}) std::fprintf(csv, "%s,%d,%.4f,predicted\n", w.name, p, predict(p));
+    }
     std::fflush(stdout);
   }
+  if (csv) std::fclose(csv);
   return 0;
 }
