@@ -120,7 +120,7 @@ const Tensor& Tensor::fill_(double v) const {
     if (v == 0.0 && !std::signbit(v)) {
       if (numel() > 0) std::memset(s->raw_data(), 0, static_cast<size_t>(numel()) * element_size(dtype()));
     } else {
-      dispatch(dtype(), [&]<class T>() { std::fill_n(data_ptr<T>(), numel(), static_cast<T>(v)); });
+      dispatch(dtype(), [&]<class T>() { std::fill_n(data_ptr<T>(), numel(), convert<T>(v)); });  // as copy_ converts
     }
   } else {
     detail::copy_into(*this, scalar_tensor(v, TensorOptions(kFloat64)));

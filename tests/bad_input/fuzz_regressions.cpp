@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <ag/ag.hpp>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -311,4 +312,19 @@ TEST(FuzzRegressions, CreateGraphBackwardWithTheLeafAsItsGradientDoesNotDeadlock
   ASSERT_TRUE(done) << "backward with create_graph deadlocked adding a leaf to its own gradient";
   ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// fill_ of a contiguous tensor fills in place (no 0-dim temporary); a value its dtype
+// cannot hold must convert as copy_ converts it (ag::convert: INT64_MIN for int64, as
+// PyTorch on x86-64), not by a plain cast, which is undefined behaviour (UBSan, fuzz_ops
+// crash-fill-int64-out-of-range).
+TEST(FuzzRegressions, FillWithAValueTheDtypeCannotHoldConvertsAsCopy) {
+  for (double v : {1.79769e308, -1e300, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    ag::Tensor filled = ag::zeros({5}, ag::TensorOptions(ag::kInt64));
+    filled.fill_(v);
+    ag::Tensor copied = ag::zeros({5}, ag::TensorOptions(ag::kInt64));
+    copied.copy_(ag::full({5}, v, ag::TensorOptions(ag::kFloat64)));
+    EXPECT_TRUE(ag::equal(filled, copied)) << v;
+    EXPECT_EQ(filled.data_ptr<int64_t>()[4], std::numeric_limits<int64_t>::min()) << v;
+  }
 }
