@@ -51,7 +51,7 @@ bin=build/release/bench
 if command -v gnuplot >/dev/null 2>&1; then
   # One column per workload: measured speed-ups as points, the prediction as a line.
   gnuplot <<GP
-set terminal png size 900,560 noenhanced
+set terminal png size 1100,560 noenhanced
 set output '$out/speedup.png'
 set datafile separator ','
 set title 'Speed-up against 1 thread: measured (points) and predicted from the serial fraction (lines)'
@@ -60,7 +60,7 @@ set ylabel 'speed-up'
 set logscale xy 2
 set xrange [0.9:18]
 set yrange [0.8:18]
-set key top left
+set key outside right
 set grid
 workloads = system("tail -n +2 '$out/threads.csv' | cut -d, -f1 | uniq | tr '\n' ' '")
 plot for [i=1:words(workloads)] '$out/threads.csv' using (strcol(1) eq word(workloads, i) && strcol(4) eq 'predicted' ? \$2 : 1/0):3 with lines lw 2 lc i title word(workloads, i).' (predicted)', \
