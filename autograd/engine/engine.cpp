@@ -196,7 +196,9 @@ struct InboxEntry {
 };
 
 struct Capture {
-  uint32_t task, slot, index;
+  uint32_t task = 0;   // the task whose incoming gradient is captured
+  uint32_t slot = 0;   // which input of its node
+  uint32_t index = 0;  // where in the result of ag::grad
 };
 
 // Note [Reused bookkeeping]
@@ -380,7 +382,8 @@ struct GraphTask {
     for (size_t i = 0; i < capture_edges.size(); ++i) {
       const int64_t t = find(capture_edges[i].function.get());
       if (t < 0) continue;
-      ws.captures.push_back(Capture{static_cast<uint32_t>(t), capture_edges[i].input_nr, static_cast<uint32_t>(i)});
+      ws.captures.push_back(Capture{.task = static_cast<uint32_t>(t), .slot = capture_edges[i].input_nr,
+                                    .index = static_cast<uint32_t>(i)});
       tasks[t].captured = 1;
       stack.push_back(static_cast<uint32_t>(t));
     }
