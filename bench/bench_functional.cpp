@@ -50,7 +50,7 @@ struct Problem {
 
 // Built on first use, emptied by main() before it returns: a tensor freed during static
 // destruction would reach the allocator's per-thread cache after the main thread's
-// thread_local objects are gone (autograd/tensor/allocator.cpp, t_cache).
+// thread_local objects are gone (autograd/runtime/allocator.cpp, t_cache).
 std::map<int64_t, Problem>& problems() {
   static std::map<int64_t, Problem> cache;
   return cache;

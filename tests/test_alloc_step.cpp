@@ -82,7 +82,7 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 #if AG_COUNT_TBBMALLOC
 // tbbmalloc's allocation entry points, as ag's code calls them (runtime/pool.hpp,
-// tensor/allocator.cpp): defined here, they take precedence over libtbbmalloc's for the code
+// runtime/allocator.cpp): defined here, they take precedence over libtbbmalloc's for the code
 // linked into this binary; each counts and calls the real one (found with RTLD_NEXT).
 namespace {
 template <class Fn>

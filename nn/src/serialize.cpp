@@ -1,5 +1,5 @@
 // ag::nn save/load in the safetensors format (see ag/nn/serialize.hpp for the layout). The
-// reading, validating and atomic writing of the file is autograd's tensor/safetensors, which
+// reading, validating and atomic writing of the file is autograd's ag/io/safetensors.hpp, which
 // ag::optim shares; what is here is the match between a file and a module.
 //
 // Note [Validate, then touch]: load() reads and checks the whole file — header length,

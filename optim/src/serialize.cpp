@@ -1,6 +1,6 @@
 // optim::save / optim::load: an optimizer's state_dict (and a scheduler's, under the
 // metadata prefix "scheduler.") in a safetensors file, read and written by autograd's
-// tensor/safetensors (the same code as ag::nn's save/load, without a dependency on ag::nn).
+// ag/io/safetensors.hpp (the same code as ag::nn's save/load, without a dependency on ag::nn).
 #include "ag/optim/serialize.hpp"
 
 #include "ag/io/safetensors.hpp"
