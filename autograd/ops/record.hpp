@@ -59,9 +59,11 @@ class LambdaNode final : public Node {
   }
   std::string name() const override { return name_; }
   tensor_list apply(tensor_list&& grads) override { return apply_one(std::move(grads[0])); }
-  tensor_list apply_one(Tensor&& grad) override {
-    const Tensor g = std::move(grad);
-    return fn_(BackwardCtx{this, saved_}, g);
+  // The gradient is not moved out: the engine frees it after release_variables(), see
+  // Note [Free order in backward] in engine/engine.cpp.
+  tensor_list apply_one(Tensor&& grad) override { return fn_(BackwardCtx{this, saved_}, grad); }
+  void prefetch_saved() const override {
+    for (uint32_t i = 0; i < num_saved_; ++i) saved_[i].prefetch();
   }
   void release_variables() override {
     for (uint32_t i = 0; i < num_saved_; ++i) saved_[i].reset();
