@@ -135,6 +135,55 @@ TEST(Scheduler, ElementwiseChunksGiveTheBitsOfOneThread) {
   }
 }
 
+// ag::parallel_for covers [begin, end) exactly once, in pieces of at least the grain
+// (but the last), on any number of threads; an empty range calls nothing.
+TEST(Scheduler, ParallelForCoversTheRangeOnce) {
+  ThreadsGuard g;
+  for (int threads : {1, 2, 4}) {
+    ag::set_num_threads(threads);
+    constexpr int64_t kBegin = 7, kEnd = 100007, kGrain = 1000;
+    std::vector<std::atomic<int>> hits(kEnd);
+    std::atomic<int64_t> short_pieces{0};
+    ag::parallel_for(kBegin, kEnd, kGrain, [&](int64_t b, int64_t e) {
+      if (e - b < kGrain) short_pieces.fetch_add(1);
+      for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    });
+    for (int64_t i = 0; i < kEnd; ++i) ASSERT_EQ(hits[i].load(), i >= kBegin ? 1 : 0) << "i=" << i << " threads=" << threads;
+    EXPECT_LE(short_pieces.load(), 1) << "threads=" << threads;
+    int calls = 0;
+    ag::parallel_for(5, 5, 1, [&](int64_t, int64_t) { ++calls; });
+    ag::parallel_for(5, 2, 1, [&](int64_t, int64_t) { ++calls; });
+    EXPECT_EQ(calls, 0);
+  }
+}
+
+// The optimizers' updates split across the arena (optim/src/util.hpp, Note [Parallel
+// update]); the parameters they leave are those of one thread. 300001 elements, as above.
+TEST(Scheduler, OptimizerStepsGiveTheBitsOfOneThread) {
+  ThreadsGuard g;
+  auto run = [](int threads) {
+    ag::set_num_threads(threads);
+    ag::manual_seed(17);
+    std::vector<ag::Tensor> params;
+    for (int i = 0; i < 3; ++i) params.push_back(ag::randn({300001}).requires_grad_(true));
+    ag::optim::SGD sgd({params[0]}, ag::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(1e-2));
+    ag::optim::Adam adam({params[1]}, ag::optim::AdamOptions(1e-2).amsgrad(true).weight_decay(1e-2));
+    ag::optim::AdamW adamw({params[2]}, ag::optim::AdamWOptions(1e-2));
+    for (int step = 0; step < 3; ++step) {
+      for (auto& p : params) p.set_grad(ag::randn({300001}));
+      sgd.step();
+      adam.step();
+      adamw.step();
+    }
+    return std::vector<std::vector<uint32_t>>{bits(params[0]), bits(params[1]), bits(params[2])};
+  };
+  const auto ref = run(1);
+  for (int threads : {2, 4, 16}) {
+    const auto got = run(threads);
+    for (size_t i = 0; i < ref.size(); ++i) EXPECT_EQ(got[i], ref[i]) << "threads=" << threads << ", parameter " << i;
+  }
+}
+
 TEST(Scheduler, BitwiseEqualAcrossRepeatedRuns) {
   ThreadsGuard g;
   ag::set_num_threads(4);

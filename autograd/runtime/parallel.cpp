@@ -103,7 +103,9 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   }
   // Called from inside the arena (a backward node), this joins the running arena.
   auto run = [&] {
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, static_cast<size_t>(grain)),
+    // TBB splits a range in halves while it is longer than its grainsize, so pieces of a
+    // grainsize g are (g/2, g] long; 2 * grain - 1 makes them [grain, 2 * grain).
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, static_cast<size_t>(2 * grain - 1)),
                       [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
   };
   if (tbb::this_task_arena::current_thread_index() != tbb::task_arena::not_initialized) run();
@@ -111,4 +113,11 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 }
 
 }  // namespace detail
+}  // namespace ag
+
+namespace ag {
+void parallel_for(int64_t begin, int64_t end, int64_t grain_size, const std::function<void(int64_t, int64_t)>& f) {
+  if (end <= begin) return;
+  detail::parallel_for(end - begin, grain_size, [&](int64_t b, int64_t e) { f(begin + b, begin + e); });
+}
 }  // namespace ag

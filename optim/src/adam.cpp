@@ -104,15 +104,19 @@ void adam_update(const Tensor& param, const Tensor& grad, const AdamHyper& h, Ad
     const T wd = static_cast<T>(h.weight_decay), decay = static_cast<T>(1.0 - h.lr * h.weight_decay);
     const T ss = static_cast<T>(step_size), bs = static_cast<T>(bc2_sqrt), eps = static_cast<T>(h.eps);
     const bool has_wd = h.weight_decay != 0;
-#define AG_ADAM_LOOP(WD, AMS) adam_loop<WD, Decoupled, AMS>(p, g, m, v, vmax, n, b1, omb1, b2, omb2, wd, decay, ss, bs, eps)
-    if (has_wd) {
-      if (h.amsgrad) AG_ADAM_LOOP(true, true);
-      else AG_ADAM_LOOP(true, false);
-    } else {
-      if (h.amsgrad) AG_ADAM_LOOP(false, true);
-      else AG_ADAM_LOOP(false, false);
-    }
+    internal::in_chunks(n, [&](int64_t i, int64_t len) {  // Note [Parallel update]
+      T* vm = vmax ? vmax + i : nullptr;
+#define AG_ADAM_LOOP(WD, AMS) \
+  adam_loop<WD, Decoupled, AMS>(p + i, g + i, m + i, v + i, vm, len, b1, omb1, b2, omb2, wd, decay, ss, bs, eps)
+      if (has_wd) {
+        if (h.amsgrad) AG_ADAM_LOOP(true, true);
+        else AG_ADAM_LOOP(true, false);
+      } else {
+        if (h.amsgrad) AG_ADAM_LOOP(false, true);
+        else AG_ADAM_LOOP(false, false);
+      }
 #undef AG_ADAM_LOOP
+    });
   });
 }
 

@@ -103,8 +103,11 @@ void SGD::update(const Tensor& param, const Tensor& grad, const OptimizerOptions
   internal::with_contiguous(param, grad, [&](auto* p, const auto* g, int64_t n) {
     using T = std::remove_pointer_t<decltype(p)>;
     T* buf = s.momentum_buffer.defined() ? s.momentum_buffer.data_ptr<T>() : nullptr;
-    if (o.weight_decay() != 0) sgd_dispatch<true>(p, g, buf, n, o, first);
-    else sgd_dispatch<false>(p, g, buf, n, o, first);
+    internal::in_chunks(n, [&](int64_t i, int64_t len) {  // Note [Parallel update]
+      T* b = buf ? buf + i : nullptr;
+      if (o.weight_decay() != 0) sgd_dispatch<true>(p + i, g + i, b, len, o, first);
+      else sgd_dispatch<false>(p + i, g + i, b, len, o, first);
+    });
   });
 }
 

@@ -2,6 +2,7 @@
 // contiguous-data frame the update loops run in. Not part of the public API.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "ag/autograd.hpp"
 #include "ag/tensor.hpp"
+#include "ag/threads.hpp"
 
 namespace ag::optim::internal {
 
@@ -59,6 +61,27 @@ void with_contiguous(const Tensor& param, const Tensor& grad, F&& f) {
   else f(p.data_ptr<float>(), static_cast<const float*>(g.data_ptr<float>()), n);
   if (p.is_same(param)) param._bump_version();
   else param.copy_(p);
+}
+
+// Note [Parallel update]
+// An update over n elements runs in chunks of at least kUpdateGrain elements across ag's
+// arena (ag::parallel_for), each chunk starting at a multiple of 64 elements: the loops are
+// elementwise, so the bits do not depend on the split. Measured on SGD with momentum after
+// a 2-thread forward and backward (whose gradients sit in both cores' caches), the update
+// on one thread against the update split over two, alternating, three processes each:
+// 784-256-10 (fc1.weight 200,704 floats) 108-128 us against 44-70 us; 784-1024-10
+// 280-518 us against 196-209 us. Without momentum, after a 1-thread step: 23 us in one
+// piece, 17 us in chunks of 2^14, 2^15 or 2^16 on two threads.
+inline constexpr int64_t kUpdateGrain = int64_t{1} << 15;
+
+// Calls f(offset, count) over [0, n) as above.
+template <class F>
+void in_chunks(int64_t n, F&& f) {
+  constexpr int64_t kBlock = 64;
+  ag::parallel_for(0, (n + kBlock - 1) / kBlock, kUpdateGrain / kBlock, [&](int64_t b0, int64_t b1) {
+    const int64_t i0 = b0 * kBlock;
+    f(i0, std::min(n, b1 * kBlock) - i0);
+  });
 }
 
 }  // namespace ag::optim::internal
