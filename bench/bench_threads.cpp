@@ -8,12 +8,15 @@
 //
 //   bench_threads [--threads N] [--pairs P] [--only NAME] [--csv FILE]
 //
-// The model: from the speed-up S measured at N threads, the Karp-Flatt serial fraction
-// e = (1/S - 1/N) / (1 - 1/N) — the share of the 1-thread time that did not shrink with
-// threads: the serial walk, hand-overs, work that threads inflate — and what Amdahl's law
-// predicts with it at 4, 8 and 16 threads, 1 / (e + (1 - e) / p). A prediction, to set
-// beside a measured curve on a machine with that many cores; --csv writes
-// workload,threads,speedup,kind rows (kind: measured or predicted) for scripts/bench.sh.
+// The model (Note [Scaling model] below): the 1-thread time W splits into the part spent in
+// regions that may use threads, P, and the rest, S, which threads cannot shorten (the
+// backward's walk, small ops, Python-free glue). A backward graph's parallel part cannot
+// finish before its longest path, C = P x (nodes on the longest path / nodes). Running
+// on N threads costs extra CPU time, N x T_N - W, spread over the pieces that ran as
+// tasks: the overhead per task, o. With those, T_p = S + max(P / p, C) + o x tasks / p;
+// the table gives W / T_p at 4, 8 and 16 threads, to set beside a measured curve on a
+// machine with that many cores; --csv writes workload,threads,speedup,kind rows (kind:
+// measured, ceiling or predicted) for scripts/bench.sh.
 //
 // Workloads (the list; target in brackets):
 //   wide      64 branches x 200 ops (tanh(y) * 0.9 + 0.01) on 256 floats, backward only  [>= 1.8x]
@@ -40,6 +43,7 @@
 #include <vector>
 
 #include "kernels/elementwise.hpp"  // simd_arch_name
+#include "runtime/parallel.hpp"     // parallel_account
 
 namespace {
 
@@ -55,6 +59,7 @@ struct Instance {
   virtual ~Instance() = default;
   virtual void prepare() {}
   virtual void run() = 0;
+  virtual const ag::Tensor* graph() const { return nullptr; }  // a backward-only workload's root
 };
 
 struct Workload {
@@ -77,6 +82,7 @@ struct Wide final : Instance {
     loss = build_wide(x, 64, 200 / 3);
   }
   void run() override { loss.backward(); }
+  const ag::Tensor* graph() const override { return &loss; }
 };
 
 struct Mlp final : Instance {
@@ -122,15 +128,39 @@ struct Chain final : Instance {
     for (int i = 0; i < kChain; ++i) y = y * c + d;
   }
   void run() override { y.backward(); }
+  const ag::Tensor* graph() const override { return &y; }
 };
 
-double timed(Instance& w) {
+// One timed sample, with what the library counted during it (Note [Parallel accounting]
+// in autograd/runtime/parallel.hpp): seconds in regions that may use threads, and pieces
+// that ran as tasks.
+struct Sample {
+  double seconds = 0, region_seconds = 0, pieces = 0;
+};
+
+Sample timed(Instance& w) {
   w.prepare();
+  const ag::detail::ParallelAccount a = ag::detail::parallel_account();
   const auto t0 = Clock::now();
   w.run();
-  return seconds_since(t0);
+  const double s = seconds_since(t0);
+  const ag::detail::ParallelAccount b = ag::detail::parallel_account();
+  return {s, (b.region_ns - a.region_ns) * 1e-9, static_cast<double>(b.pieces - a.pieces)};
 }
 
+// Note [Scaling model]
+// Four numbers per workload, all measured in the same run: W, the 1-thread time; P, the
+// part of W the library spent in regions that may use threads (Note [Parallel
+// accounting]); C, for a backward-only graph, P times the share of its nodes on the
+// longest path (the critical path, assuming nodes of equal cost; 0 where no graph is
+// known); o, the extra CPU time a run on N threads cost (N x T_N - W) per piece that ran
+// as a task. The prediction keeps S = W - P serial, divides P by p down to C, and charges
+// o for every task: T_p = S + max(P / p, C) + o x tasks / p. At p = N it gives back the
+// measured time (with medians of each side). What it leaves out: tasks grow with p for a
+// GEMM (2 per thread) and the extra cost per task grows with the distance between cores,
+// so at 16 it is an upper bound, and it knows nothing of memory bandwidth (see the
+// ceiling column).
+//
 // Note [Independent copies]
 // What the machine gives N threads on work that shares nothing: N threads, each with its
 // own instance of the workload (made on that thread), prepare, then run at the same time;
@@ -261,40 +291,51 @@ int main(int argc, char** argv) {
     }
     std::fprintf(csv, "workload,threads,speedup,kind\n");
   }
-  std::printf("| workload | 1 thread (median) | %d threads (median) | speed-up (median of rounds) | target | %d independent copies (ceiling) | share of ceiling | serial fraction | predicted at 4 / 8 / 16 |\n", threads, threads);
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| workload | 1 thread (median) | %d threads (median) | speed-up (median of rounds) | target | %d independent copies (ceiling) | share of ceiling | work W / serial S / critical path C | tasks at %d threads, overhead each | predicted at 4 / 8 / 16 |\n", threads, threads, threads);
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (Workload& w : workloads) {
     if (!only.empty() && only != w.name) continue;
     std::unique_ptr<Instance> inst = w.make();
     Copies copies(threads, w.make);
     auto measure = [&](int kind) {  // 0: one thread, 1: N threads, 2: N copies on one thread each
       ag::set_num_threads(kind == 1 ? threads : 1);
-      return kind == 2 ? copies.sample() : timed(*inst);
+      return kind == 2 ? Sample{copies.sample()} : timed(*inst);
     };
     for (int warm = 0; warm < 3; ++warm)
       for (int kind : {0, 1, 2}) measure(kind);
-    std::vector<double> one, many, ratio, ceiling;
+    std::vector<double> one, many, ratio, ceiling, region1, pieces;
     for (int p = 0; p < pairs; ++p) {
       // Rotate the order, so that none always follows another.
-      double t[3] = {0, 0, 0};
+      Sample t[3];
       for (int k = 0; k < 3; ++k) {
         const int kind = (k + p) % 3;
         t[kind] = measure(kind);
       }
-      one.push_back(t[0]);
-      many.push_back(t[1]);
-      ratio.push_back(t[0] / t[1]);
-      ceiling.push_back(threads * t[0] / t[2]);
+      one.push_back(t[0].seconds);
+      many.push_back(t[1].seconds);
+      ratio.push_back(t[0].seconds / t[1].seconds);
+      ceiling.push_back(threads * t[0].seconds / t[2].seconds);
+      region1.push_back(t[0].region_seconds);
+      pieces.push_back(t[1].pieces);
     }
+    // Note [Scaling model]
     const double r = median(ratio), c = median(ceiling);
-    const double n = threads;
-    const double e = std::clamp((1.0 / r - 1.0 / n) / (1.0 - 1.0 / n), 0.0, 1.0);  // Karp-Flatt
-    auto predict = [e](double p) { return 1.0 / (e + (1.0 - e) / p); };
-    std::printf("| %s | %.3f ms | %.3f ms | **%.2fx** | %s %.2fx | %.2fx | %.0f%% | %.2f | %.1fx / %.1fx / %.1fx |", w.what,
-                median(one) * 1e3, median(many) * 1e3, r, r >= w.target ? "met," : "MISSED,", w.target, c,
-                100.0 * r / c, e, predict(4), predict(8), predict(16));
+    const double W = median(one), TN = median(many);
+    const double P = std::min(median(region1), W), S = W - P;
+    double C = 0;
+    if (const ag::Tensor* root = inst->graph()) {
+      inst->prepare();
+      const ag_bench::GraphShape g = ag_bench::graph_shape(*root);
+      if (g.nodes > 0) C = P * static_cast<double>(g.longest) / static_cast<double>(g.nodes);
+    }
+    const double tasks = median(pieces);
+    const double o = tasks > 0 ? std::max(0.0, (threads * TN - W) / tasks) : 0.0;
+    auto predict = [&](double p) { return W / (S + std::max(P / p, C) + o * tasks / p); };
+    std::printf("| %s | %.3f ms | %.3f ms | **%.2fx** | %s %.2fx | %.2fx | %.0f%% | %.3f / %.3f / %.3f ms | %.0f, %.1f us | %.1fx / %.1fx / %.1fx |",
+                w.what, W * 1e3, TN * 1e3, r, r >= w.target ? "met," : "MISSED,", w.target, c, 100.0 * r / c, W * 1e3,
+                S * 1e3, C * 1e3, tasks, o * 1e6, predict(4), predict(8), predict(16));
     if (w.nodes_per_sample > 0)
-      std::printf(" %.0f ns per node (1 thread)", median(one) * 1e9 / w.nodes_per_sample);
+      std::printf(" %.0f ns per node (1 thread)", W * 1e9 / w.nodes_per_sample);
     std::printf("\n");
     if (csv) {
       std::fprintf(csv, "%s,1,1,measured\n%s,%d,%.4f,measured\n%s,%d,%.4f,ceiling\n", w.name, w.name, threads, r,

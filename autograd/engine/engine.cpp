@@ -648,6 +648,7 @@ struct GraphTask {
         const uint32_t c = ready[i];
         group.run([this, c, &group] { process(c, group); });
       }
+      if (ready.size() > 1) detail::add_pieces(static_cast<int64_t>(ready.size()) - 1);
       t = ready[0];
     }
   }
@@ -731,10 +732,13 @@ tensor_list execute(std::span<const Edge> roots, std::span<Tensor> root_grads, b
       if (g.tasks[t].run && g.tasks[t].node->saved_released()) fail_freed(g.tasks[t].node);
 
   const int threads = get_num_threads();
-  if (threads == 1 || g.tasks.size() < 3 || !g.branches || g.work < g.work_enough) {
+  const bool worth_tasks = g.tasks.size() >= 3 && g.branches && g.work >= g.work_enough;
+  const detail::ParallelRegion region(worth_tasks);  // Note [Parallel accounting]
+  if (threads == 1 || !worth_tasks) {
     g.run_inline();  // Note [Running inline]; an error propagates from here
   } else {
     g.published.store(1, std::memory_order_release);
+    detail::add_pieces(1);  // the root task
 #if defined(__SANITIZE_THREAD__)
     SanitizerPool pool(threads);
     pool.run([&] { g.process(0, pool); });

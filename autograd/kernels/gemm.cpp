@@ -400,6 +400,7 @@ void gemm_blocked(const View<T>& a, const View<T>& b, int64_t M, int64_t N, int6
   const int64_t threads = ag::get_num_threads();
   const int64_t flops = M * N * K;
   const int64_t want = threads > 1 ? std::clamp<int64_t>(flops / kTaskFlops, 1, 2 * threads) : 1;
+  const ag::detail::ParallelRegion region(flops / kTaskFlops >= 2);  // Note [Parallel accounting]
   // Column blocks: at most kNB wide, at least `want` of them where there are tiles enough,
   // and balanced in whole NR-wide tiles: 784 columns (25 tiles) in 4 blocks are 6, 6, 6
   // and 7 tiles, not 7, 7, 7 and 4, which gave one of two threads 448 columns and the

@@ -6,6 +6,7 @@
 #include <tbb/task_arena.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
@@ -80,9 +81,33 @@ std::shared_ptr<tbb::task_arena> arena() {
   return g_arena;
 }
 
+namespace {
+std::atomic<int64_t> g_pieces{0};
+thread_local int64_t t_region_ns = 0;
+thread_local int t_region_depth = 0;
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// Note [Parallel accounting]
+ParallelAccount parallel_account() { return {t_region_ns, g_pieces.load(std::memory_order_relaxed)}; }
+void add_pieces(int64_t n) { g_pieces.fetch_add(n, std::memory_order_relaxed); }
+
+ParallelRegion::ParallelRegion(bool eligible) {
+  if (eligible && t_region_depth == 0) start_ns_ = now_ns();
+  ++t_region_depth;
+}
+ParallelRegion::~ParallelRegion() {
+  --t_region_depth;
+  if (start_ns_ >= 0) t_region_ns += now_ns() - start_ns_;
+}
+
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
+  ParallelRegion region(n >= 2 * grain);
   const int threads = get_num_threads();
 #if defined(__SANITIZE_THREAD__)
   // Under TSan oneTBB's uninstrumented hand-overs would be reported as races (see
@@ -92,6 +117,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     std::vector<std::thread> ts;
     for (int64_t c = 1; c < chunks; ++c)
       ts.emplace_back([&, c] { body(n * c / chunks, n * (c + 1) / chunks); });
+    add_pieces(chunks);
     body(0, n / chunks);
     for (auto& t : ts) t.join();
     return;
@@ -106,7 +132,10 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     // TBB splits a range in halves while it is longer than its grainsize, so pieces of a
     // grainsize g are (g/2, g] long; 2 * grain - 1 makes them [grain, 2 * grain).
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, static_cast<size_t>(2 * grain - 1)),
-                      [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
+                      [&](const tbb::blocked_range<int64_t>& r) {
+                        add_pieces(1);
+                        body(r.begin(), r.end());
+                      });
   };
   if (tbb::this_task_arena::current_thread_index() != tbb::task_arena::not_initialized) run();
   else arena()->execute(run);
