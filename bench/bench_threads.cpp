@@ -10,13 +10,13 @@
 //
 // The model (Note [Scaling model] below): the 1-thread time W splits into the part spent in
 // regions that may use threads, P, and the rest, S, which threads cannot shorten (the
-// backward's walk, small ops, Python-free glue). A backward graph's parallel part cannot
-// finish before its longest path, C = P x (nodes on the longest path / nodes). Running
-// on N threads costs extra CPU time, N x T_N - W, spread over the pieces that ran as
-// tasks: the overhead per task, o. With those, T_p = S + max(P / p, C) + o x tasks / p;
-// the table gives W / T_p at 4, 8 and 16 threads, to set beside a measured curve on a
-// machine with that many cores; --csv writes workload,threads,speedup,kind rows (kind:
-// measured, ceiling or predicted) for scripts/bench.sh.
+// backward's walk, small ops, the glue between ops). A backward graph's parallel part
+// cannot finish before its longest path, C = P x (nodes on the longest path / nodes).
+// Running on N threads costs extra CPU time, N x T_N - W, spread over the pieces that ran
+// as tasks: the overhead per task, o. With those, T_p = S + max(P / p, C) + o x tasks / p
+// for p >= 2, and the table gives W / T_p at 4, 8 and 16 threads, to set beside a curve
+// measured on a machine with that many cores; --csv writes workload,threads,speedup,kind
+// rows (kind: measured, ceiling or predicted) for scripts/bench.sh.
 //
 // Workloads (the list; target in brackets):
 //   wide      64 branches x 200 ops (tanh(y) * 0.9 + 0.01) on 256 floats, backward only  [>= 1.8x]
@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
     }
     const double tasks = median(pieces);
     const double o = tasks > 0 ? std::max(0.0, (threads * TN - W) / tasks) : 0.0;
-    auto predict = [&](double p) { return W / (S + std::max(P / p, C) + o * tasks / p); };
+    auto predict = [&](double p) { return p < 2 ? 1.0 : W / (S + std::max(P / p, C) + o * tasks / p); };
     std::printf("| %s | %.3f ms | %.3f ms | **%.2fx** | %s %.2fx | %.2fx | %.0f%% | %.3f / %.3f / %.3f ms | %.0f, %.1f us | %.1fx / %.1fx / %.1fx |",
                 w.what, W * 1e3, TN * 1e3, r, r >= w.target ? "met," : "MISSED,", w.target, c, 100.0 * r / c, W * 1e3,
                 S * 1e3, C * 1e3, tasks, o * 1e6, predict(4), predict(8), predict(16));
