@@ -127,9 +127,9 @@ int non_finite(const T* p, int64_t n) {  // 1: a NaN, 2: an Inf (the first found
   return 0;
 }
 
-void check_anomaly(const Node& n, const tensor_list& out) {
+void check_anomaly(const Node& n, const Tensor* out, size_t count) {
   NoGradGuard no_grad;
-  for (size_t i = 0; i < out.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
     const Tensor& g = out[i];
     if (!g.defined() || !g.is_floating_point() || g.numel() == 0) continue;
     const Tensor c = g.is_contiguous() ? g : g.contiguous();
@@ -565,7 +565,8 @@ struct GraphTask {
     }
     Node& n = *k.node;
     const size_t n_in = n.num_inputs();
-    tensor_list out;
+    detail::SmallVector<Tensor, 4> out;  // the node's gradients: no heap for up to 4 edges
+    size_t produced = 0;
     if (n_in == 1) {  // most nodes: no list of gradients
       Tensor g;
       gather(k, &g);
@@ -576,7 +577,8 @@ struct GraphTask {
         deliver<Parallel>(k, nullptr, nullptr, ready);
         return;
       }
-      out = n.apply_one(std::move(g));
+      out.resize(k.out_count);
+      produced = n.apply_one_to(std::move(g), out.data(), out.size());
       if (!keep_graph) n.release_variables();
       g = Tensor();  // Note [Free order in backward]
     } else {
@@ -594,13 +596,16 @@ struct GraphTask {
       if (grads.size() > 1)  // several forward outputs: a missing gradient is a zero
         for (size_t i = 0; i < grads.size(); ++i)
           if (!grads[i].defined()) grads[i] = zeros(n.input_meta(i).shape, TensorOptions(n.input_meta(i).dtype));
-      out = n.apply(std::move(grads));
+      tensor_list r = n.apply(std::move(grads));
       if (!keep_graph) n.release_variables();
+      produced = r.size();
+      out.resize(k.out_count);
+      for (size_t i = 0; i < r.size() && i < out.size(); ++i) out[i] = std::move(r[i]);
     }
-    if (out.size() != k.out_count)
+    if (produced != k.out_count)
       fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", k.out_count, ", got ",
-           out.size(), ")");
-    if (anomaly) check_anomaly(n, out);
+           produced, ")");
+    if (anomaly) check_anomaly(n, out.data(), out.size());
     deliver<Parallel>(k, &n, out.data(), ready);
   }
 

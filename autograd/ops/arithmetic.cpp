@@ -15,6 +15,7 @@
 namespace ag {
 
 using detail::BackwardCtx;
+using detail::Grads;
 using detail::needs_grad;
 using detail::record;
 using detail::save;
@@ -62,7 +63,7 @@ Tensor scalar_forward(BinaryOp op, const Tensor& a, double s, bool scalar_first,
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Add, a, b, arith_type(a, b, "add"), "add");
   if (needs_grad(a, b))
-    record(out, "AddBackward0", {a, b}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "AddBackward0", {a, b}, {}, [](const BackwardCtx&, const Tensor& g) -> Grads {
       return {g, g};
     }, [](const tensor_list& t) { return detail::fw_add(t[0], t[1]); });
   return out;
@@ -73,7 +74,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) { return alpha == 1.0
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Sub, a, b, arith_type(a, b, "sub"), "sub");
   if (needs_grad(a, b))
-    record(out, "SubBackward0", {a, b}, {}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "SubBackward0", {a, b}, {}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {g, c.needs(1) ? -g : Tensor()};
     }, [](const tensor_list& t) { return t[0].defined() ? (t[1].defined() ? t[0] - t[1] : t[0]) : -t[1]; });
   return out;
@@ -82,21 +83,21 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor operator+(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Add, a, s, false, "add");
   if (needs_grad(a))
-    record(out, "AddBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; },
+    record(out, "AddBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> Grads { return {g}; },
            [](const tensor_list& t) { return t[0]; });
   return out;
 }
 Tensor operator-(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Sub, a, s, false, "sub");
   if (needs_grad(a))
-    record(out, "SubBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; },
+    record(out, "SubBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> Grads { return {g}; },
            [](const tensor_list& t) { return t[0]; });
   return out;
 }
 Tensor operator-(double s, const Tensor& a) {
   Tensor out = scalar_forward(BinaryOp::Sub, a, s, true, "rsub");
   if (needs_grad(a))
-    record(out, "RsubBackward1", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {-g}; },
+    record(out, "RsubBackward1", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> Grads { return {-g}; },
            [](const tensor_list& t) { return -t[0]; });
   return out;
 }
@@ -107,7 +108,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Mul, a, b, arith_type(a, b, "mul"), "mul");
   if (needs_grad(a, b))
     record(out, "MulBackward0", {a, b}, {save_if(needs_grad(b), a), save_if(needs_grad(a), b)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {c.needs(0) ? g * c.saved(1) : Tensor(), c.needs(1) ? g * c.saved(0) : Tensor()};
     }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb
       return detail::fw_add(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
@@ -120,7 +121,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Div, a, b, is_floating(d) ? d : kFloat32, "div");
   if (needs_grad(a, b))
     record(out, "DivBackward0", {a, b}, {save_if(needs_grad(b), a), save(b)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor bb = c.saved(1);
       return {c.needs(0) ? g / bb : Tensor(), c.needs(1) ? -(g * c.saved(0)) / (bb * bb) : Tensor()};
     }, [&b, &out](const tensor_list& t) {  // (ta - out·tb) / b
@@ -133,7 +134,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor operator*(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Mul, a, s, false, "mul");
   if (needs_grad(a))
-    record(out, "MulBackward0", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g * s}; },
+    record(out, "MulBackward0", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> Grads { return {g * s}; },
            [s](const tensor_list& t) { return t[0] * s; });
   return out;
 }
@@ -141,7 +142,7 @@ Tensor operator*(double s, const Tensor& a) { return a * s; }
 Tensor operator/(const Tensor& a, double s) {
   Tensor out = scalar_forward(BinaryOp::Div, a, s, false, "div");
   if (needs_grad(a))
-    record(out, "DivBackward0", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g / s}; },
+    record(out, "DivBackward0", {a}, {}, [s](const BackwardCtx&, const Tensor& g) -> Grads { return {g / s}; },
            [s](const tensor_list& t) { return t[0] / s; });
   return out;
 }
@@ -149,7 +150,7 @@ Tensor operator/(double s, const Tensor& a) {
   Tensor out = scalar_forward(BinaryOp::Div, a, s, true, "div");
   if (needs_grad(a))
     // PyTorch computes s / a as a.reciprocal() * s, hence its node name.
-    record(out, "MulBackward0", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "MulBackward0", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {-(g * c.saved(1)) / c.saved(0)};  // d(s/a)/da = -(s/a)/a
     }, [&a, &out](const tensor_list& t) { return -(t[0] * out) / a; });
   return out;
@@ -160,7 +161,7 @@ Tensor neg(const Tensor& a) {
   AG_CHECK(a.dtype() != kBool, "neg: negation of a bool tensor is not supported; use logical_not");
   Tensor out = is_floating(a.dtype()) ? detail::unary_forward(kernels::UnaryOp::Neg, a) : a * -1.0;
   if (needs_grad(a))
-    record(out, "NegBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {-g}; },
+    record(out, "NegBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> Grads { return {-g}; },
            [](const tensor_list& t) { return -t[0]; });
   return out;
 }
@@ -180,7 +181,7 @@ Tensor pow(const Tensor& a, double e) {
   else if (e == 1.0) out = a.clone();
   else out = scalar_forward(BinaryOp::Pow, a, e, false, "pow");
   if (needs_grad(a))
-    record(out, "PowBackward0", {a}, {save(a)}, [e](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "PowBackward0", {a}, {save(a)}, [e](const BackwardCtx& c, const Tensor& g) -> Grads {
       if (e == 0.0) return {zeros_like(g)};
       Tensor x = c.saved(0);
       if (e == 1.0) return {g};
@@ -195,7 +196,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Pow, a, b, d, "pow");
   if (needs_grad(a, b))
     record(out, "PowBackward1", {a, b}, {save(a), save(b), save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& g) -> Grads {
              Tensor x = c.saved(0), y = c.saved(1);
              Tensor ga, gb;
              if (c.needs(0)) {
@@ -220,12 +221,12 @@ Tensor pow(double base, const Tensor& e) {
     if (base == 0.0) {
       // d(0^e)/de = 0^e ln 0: taken as 0 where e >= 0 (as PyTorch does), where the plain
       // formula gives 0 * -inf = NaN.
-      record(out, "PowBackward2", {e}, {save(e), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+      record(out, "PowBackward2", {e}, {save(e), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
         Tensor t = g * c.saved(1) * -INFINITY;
         return {where(c.saved(0) >= 0.0, zeros_like(t), t)};
       });
     } else {
-      record(out, "PowBackward2", {e}, {save_output()}, [base](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+      record(out, "PowBackward2", {e}, {save_output()}, [base](const BackwardCtx& c, const Tensor& g) -> Grads {
         return {g * c.saved(0) * std::log(base)};
       });
     }
@@ -238,7 +239,7 @@ Tensor pow(double base, const Tensor& e) {
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Max, a, b, arith_type(a, b, "maximum"), "maximum");
   if (needs_grad(a, b))
-    record(out, "MaximumBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "MaximumBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor x = c.saved(0), y = c.saved(1);
       Tensor share = (x > y).to(g.dtype()) + (x == y).to(g.dtype()) * 0.5;
       return {c.needs(0) ? g * share : Tensor(), c.needs(1) ? g * (1.0 - share) : Tensor()};
@@ -249,7 +250,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(BinaryOp::Min, a, b, arith_type(a, b, "minimum"), "minimum");
   if (needs_grad(a, b))
-    record(out, "MinimumBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "MinimumBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor x = c.saved(0), y = c.saved(1);
       Tensor share = (x < y).to(g.dtype()) + (x == y).to(g.dtype()) * 0.5;
       return {c.needs(0) ? g * share : Tensor(), c.needs(1) ? g * (1.0 - share) : Tensor()};
@@ -278,7 +279,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     });
   });
   if (needs_grad(a, b))
-    record(out, "WhereBackward0", {a, b}, {save(cond)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "WhereBackward0", {a, b}, {save(cond)}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor m = c.saved(0), z = zeros_like(g);
       return {c.needs(0) ? where(m, g, z) : Tensor(), c.needs(1) ? where(m, z, g) : Tensor()};
     });
@@ -303,7 +304,7 @@ Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi
                         static_cast<T>(h), out.data_ptr<T>(), a.numel());
   });
   if (needs_grad(a))
-    record(out, "ClampBackward1", {a}, {save(a)}, [l, h](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "ClampBackward1", {a}, {save(a)}, [l, h](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor xx = c.saved(0);
       return {where((xx >= l) & (xx <= h), g, zeros_like(g))};
     });

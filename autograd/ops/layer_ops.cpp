@@ -77,7 +77,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, LossReduction r
   });
   if (grad)
     record(out, "CrossEntropyLossBackward0", {logits}, {save(logits), save(t), save(stats)},
-           [reduction, n, c](const BackwardCtx& ctx, const Tensor& g) -> tensor_list {
+           [reduction, n, c](const BackwardCtx& ctx, const Tensor& g) -> Grads {
              const Tensor logits_s = ctx.saved(0), target_s = ctx.saved(1);
              if (GradMode::is_enabled()) {
                // create_graph: the same formula in ag ops, so that it is differentiable in
@@ -136,7 +136,7 @@ kernels::GemmActivation gemm_act(Activation a) {
 // views, no reduction op, just the three results (undefined where not needed).
 //   d x [M, K] = g [M, N] · W [N, K];  d W [N, K] = gᵀ · x [M, K];  d b [N] = column sums of g
 // Returns (d b, d x, d W) with a bias, (d x, d W) without: the node's edge order.
-tensor_list linear_backward_kernels(const Tensor& g0, const Tensor& x, const Tensor& weight, bool need_x, bool need_w,
+Grads linear_backward_kernels(const Tensor& g0, const Tensor& x, const Tensor& weight, bool need_x, bool need_w,
                                     bool with_bias, bool need_b) {
   const Tensor g = g0.contiguous();
   const int64_t M = g.size(0), N = g.size(1), K = x.size(1);
@@ -182,7 +182,7 @@ tensor_list linear_backward_kernels(const Tensor& g0, const Tensor& x, const Ten
 void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined())
     record(pre, "AddmmBackward0", {bias, x, weight}, {save(x), save(weight)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& g) -> Grads {
              if (!GradMode::is_enabled()) {
                return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(1), c.needs(2), true, c.needs(0));
              }
@@ -197,7 +197,7 @@ void record_linear(Tensor& pre, const Tensor& x, const Tensor& weight, const Ten
            });
   else
     record(pre, "MmBackward0", {x, weight}, {save(x), save(weight)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& g) -> Grads {
              if (!GradMode::is_enabled()) {
                return linear_backward_kernels(g, c.saved(0), c.saved(1), c.needs(0), c.needs(1), false, false);
              }
@@ -264,17 +264,17 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activat
   switch (act) {
     case Activation::Sigmoid:
       record(out, "SigmoidBackward0", {pre}, {save_output()},
-             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; },
+             [](const BackwardCtx& c, const Tensor& g) -> Grads { return {sigmoid_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return sigmoid_backward(t[0], out); });
       break;
     case Activation::Tanh:
       record(out, "TanhBackward0", {pre}, {save_output()},
-             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; },
+             [](const BackwardCtx& c, const Tensor& g) -> Grads { return {tanh_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return tanh_backward(t[0], out); });
       break;
     case Activation::Relu:  // relu(h) > 0 exactly where h > 0: the output serves as the mask
       record(out, "ReluBackward0", {pre}, {save_output()},
-             [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; },
+             [](const BackwardCtx& c, const Tensor& g) -> Grads { return {relu_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return relu_backward(t[0], out); });
       break;
     case Activation::None: break;

@@ -10,6 +10,7 @@
 namespace ag {
 
 using detail::BackwardCtx;
+using detail::Grads;
 using detail::needs_grad;
 using detail::record;
 using detail::save;
@@ -47,7 +48,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor out = detail::make_tensor({a.size(0), b.size(1)}, a.dtype());
   gemm_into(a, b, out, 1.0, 0.0);
   if (needs_grad(a, b))
-    record(out, "MmBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "MmBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {c.needs(0) ? mm(g, c.saved(1).t()) : Tensor(), c.needs(1) ? mm(c.saved(0).t(), g) : Tensor()};
     }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb
       return detail::fw_add(t[0].defined() ? mm(t[0], b) : Tensor(), t[1].defined() ? mm(a, t[1]) : Tensor());
@@ -70,7 +71,7 @@ Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, double beta, 
   gemm_into(a, b, out, alpha, beta);
   if (needs_grad(bias, a, b))
     record(out, "AddmmBackward0", {bias, a, b}, {save(a), save(b)},
-           [alpha, beta](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [alpha, beta](const BackwardCtx& c, const Tensor& g) -> Grads {
              Tensor ga, gb;
              if (c.needs(1)) ga = alpha == 1.0 ? mm(g, c.saved(1).t()) : mm(g, c.saved(1).t()) * alpha;
              if (c.needs(2)) gb = alpha == 1.0 ? mm(c.saved(0).t(), g) : mm(c.saved(0).t(), g) * alpha;
@@ -99,7 +100,7 @@ Tensor dot(const Tensor& a, const Tensor& b) {
                                            static_cast<const T*>(y.unsafeGetTensorImpl()->raw_data()), x.numel());
   });
   if (needs_grad(a, b))
-    record(out, "DotBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "DotBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {c.needs(0) ? c.saved(1) * g : Tensor(), c.needs(1) ? c.saved(0) * g : Tensor()};
     });
   return out;
@@ -121,7 +122,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
     }
   }
   if (needs_grad(a, b))
-    record(out, "BmmBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "BmmBackward0", {a, b}, {save(a), save(b)}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {c.needs(0) ? bmm(g, c.saved(1).transpose(1, 2)) : Tensor(),
               c.needs(1) ? bmm(c.saved(0).transpose(1, 2), g) : Tensor()};
     }, [&a, &b](const tensor_list& t) {  // ta·b + a·tb

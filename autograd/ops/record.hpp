@@ -22,15 +22,21 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "ag/autograd.hpp"
+#include "ag/detail/small_vector.hpp"
 #include "ag/forward_ad.hpp"
 #include "ag/ops.hpp"
 #include "runtime/pool.hpp"
 
 namespace ag::detail {
+
+// What a derivative lambda returns: one gradient per input, in the node's own frame (no
+// heap allocation for up to three inputs; Node::apply_one_to).
+using Grads = SmallVector<Tensor, 3>;
 
 // What a derivative lambda sees: the saved tensors and which inputs need a gradient.
 // Forward mode's generic rule (Note [Forward AD design]) calls the lambda without a node:
@@ -61,7 +67,16 @@ class LambdaNode final : public Node {
   tensor_list apply(tensor_list&& grads) override { return apply_one(std::move(grads[0])); }
   // The gradient is not moved out: the engine frees it after release_variables(), see
   // Note [Free order in backward] in engine/engine.cpp.
-  tensor_list apply_one(Tensor&& grad) override { return fn_(BackwardCtx{this, saved_}, grad); }
+  tensor_list apply_one(Tensor&& grad) override {
+    auto r = fn_(BackwardCtx{this, saved_}, grad);
+    if constexpr (std::is_same_v<decltype(r), tensor_list>) return r;
+    else return tensor_list(std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
+  }
+  size_t apply_one_to(Tensor&& grad, Tensor* out, size_t n_out) override {
+    auto r = fn_(BackwardCtx{this, saved_}, grad);
+    for (size_t i = 0; i < r.size() && i < n_out; ++i) out[i] = std::move(r[i]);
+    return r.size();
+  }
   void prefetch_saved() const override {
     for (uint32_t i = 0; i < num_saved_; ++i) saved_[i].prefetch();
   }
@@ -155,7 +170,7 @@ Tensor fw_generic(const Tensor& out, const Inputs& inputs, std::initializer_list
   Tensor u = zeros_like(out);
   u.requires_grad_(true);
   BackwardCtx c{nullptr, nullptr, sv.data(), &needs};
-  const tensor_list gs = fn(c, u);
+  const auto gs = fn(c, u);  // Grads or tensor_list
   Tensor acc;
   for (size_t i = 0; i < tans.size() && i < gs.size(); ++i) {
     if (!tans[i].defined() || !gs[i].defined() || !gs[i].requires_grad()) continue;

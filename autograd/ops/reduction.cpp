@@ -11,6 +11,7 @@
 namespace ag {
 
 using detail::BackwardCtx;
+using detail::Grads;
 using detail::needs_grad;
 using detail::record;
 using detail::save;
@@ -100,7 +101,7 @@ Tensor sum_impl(const Tensor& a, const Shape& dims, bool keepdim, const char* op
   }
   if (needs_grad(a)) {
     Shape in_shape = a.shape();
-    record(out, dims.empty() ? "SumBackward0" : "SumBackward1", {a}, {}, [in_shape, m, keepdim](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, dims.empty() ? "SumBackward0" : "SumBackward1", {a}, {}, [in_shape, m, keepdim](const BackwardCtx&, const Tensor& g) -> Grads {
       return {expand_back(g, in_shape, m, keepdim)};
     }, [&dims, keepdim, op](const tensor_list& t) { return sum_impl(t[0], dims, keepdim, op); });
   }
@@ -136,7 +137,7 @@ Tensor mean_impl(const Tensor& a, const Shape& dims, bool keepdim) {
   }
   if (needs_grad(a)) {
     Shape in_shape = a.shape();
-    record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", {a}, {}, [in_shape, m, keepdim, count](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", {a}, {}, [in_shape, m, keepdim, count](const BackwardCtx&, const Tensor& g) -> Grads {
       return {expand_back(g / static_cast<double>(count), in_shape, m, keepdim)};
     }, [&dims, keepdim, count](const tensor_list& t) {
       return sum_impl(t[0], dims, keepdim, "mean") / static_cast<double>(count);
@@ -173,7 +174,7 @@ Tensor extreme_all(const Tensor& a, bool is_max, const char* op) {
   });
   if (needs_grad(a))
     record(out, is_max ? "MaxBackward1" : "MinBackward1", {a}, {save(a), save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& g) -> Grads {
              // The gradient is shared evenly by all elements equal to the extreme.
              Tensor mask = (c.saved(0) == c.saved(1)).to(g.dtype());
              return {mask * (g / sum(mask))};
@@ -220,7 +221,7 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& a, int64_t dim0, bool keepd
   if (needs_grad(a)) {
     Shape in_shape = a.shape();
     record(values, is_max ? "MaxBackward0" : "MinBackward0", {a}, {save(indices)},
-           [in_shape, dim, keepdim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [in_shape, dim, keepdim](const BackwardCtx& c, const Tensor& g) -> Grads {
              Tensor idx = c.saved(0);
              Tensor gk = g, ik = idx;
              if (!keepdim && !in_shape.empty()) { gk = g.unsqueeze(dim); ik = idx.unsqueeze(dim); }
@@ -263,7 +264,7 @@ Tensor norm(const Tensor& a) {
           std::sqrt(kernels::sum_squares<T>(static_cast<const T*>(x.unsafeGetTensorImpl()->raw_data()), x.numel()));
   });
   if (needs_grad(a))
-    record(out, "NormBackward1", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "NormBackward1", {a}, {save(a), save_output()}, [](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor n = c.saved(1);
       // x / ||x||, taken as 0 at x = 0 (a subgradient), as PyTorch does.
       Tensor safe = where(n == 0.0, ones_like(n), n);

@@ -12,6 +12,7 @@
 namespace ag {
 
 using detail::BackwardCtx;
+using detail::Grads;
 using detail::make_view;
 using detail::needs_grad;
 using detail::record;
@@ -93,7 +94,7 @@ Tensor reshape_like_view(const Tensor& a, Shape shape, Shape strides, const char
   Tensor out = make_view(a, std::move(shape), std::move(strides), a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, node, {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g.reshape(in)}; },
+    record(out, node, {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> Grads { return {g.reshape(in)}; },
            [&out](const tensor_list& t) { return t[0].reshape(out.shape()); });
   }
   return out;
@@ -159,7 +160,7 @@ Tensor permute_as(const Tensor& a, const Shape& dims, const char* node) {
   }
   Tensor out = make_view(a, shape, strides, a.storage_offset());
   if (needs_grad(a))
-    record(out, node, {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, node, {a}, {}, [inverse](const BackwardCtx&, const Tensor& g) -> Grads {
       return {g.permute(inverse)};
     }, [&dims](const tensor_list& t) { return t[0].permute(dims); });
   return out;
@@ -250,7 +251,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
   Tensor out = make_view(a, out_shape, strides, a.storage_offset());
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, "ExpandBackward0", {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "ExpandBackward0", {a}, {}, [in](const BackwardCtx&, const Tensor& g) -> Grads {
       return {sum_to(g, in)};
     }, [&out](const tensor_list& t) { return t[0].expand(out.shape()); });
   }
@@ -272,7 +273,7 @@ Tensor slice_embed(const Tensor& g, const Shape& in_shape, int64_t dim, int64_t 
   if (needs_grad(g)) {
     int64_t end = start + step * g.shape()[dim];
     record(out, "SliceBackwardBackward0", {g}, {},
-           [dim, start, end, step](const BackwardCtx&, const Tensor& gg) -> tensor_list {
+           [dim, start, end, step](const BackwardCtx&, const Tensor& gg) -> Grads {
              return {gg.slice(dim, start, end, step)};
            });
   }
@@ -299,7 +300,7 @@ Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t s
   Tensor out = make_view(a, shape, strides, a.storage_offset() + start * a.strides()[dim]);
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, "SliceBackward0", {a}, {}, [in, dim, start, step](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "SliceBackward0", {a}, {}, [in, dim, start, step](const BackwardCtx&, const Tensor& g) -> Grads {
       return {slice_embed(g, in, dim, start, step)};
     }, [dim, start, end, step](const tensor_list& t) { return t[0].slice(dim, start, end, step); });
   }
@@ -320,7 +321,7 @@ Tensor select(const Tensor& a, int64_t dim, int64_t index) {
   Tensor out = make_view(a, shape, strides, a.storage_offset() + index * a.strides()[dim]);
   if (needs_grad(a)) {
     Shape in = a.shape();
-    record(out, "SelectBackward0", {a}, {}, [in, dim, index](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "SelectBackward0", {a}, {}, [in, dim, index](const BackwardCtx&, const Tensor& g) -> Grads {
       return {slice_embed(g.unsqueeze(dim), in, dim, index, 1)};
     }, [dim, index](const tensor_list& t) { return t[0].select(dim, index); });
   }
@@ -355,7 +356,7 @@ Tensor index_add_embed(const Tensor& g, const Shape& in_shape, int64_t dim, cons
     detail::binary_inplace(kernels::BinaryOp::Add, dst, src, "index_add");
   }
   if (needs_grad(g))
-    record(out, "IndexAddBackward0", {g}, {save(idx)}, [dim](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+    record(out, "IndexAddBackward0", {g}, {save(idx)}, [dim](const BackwardCtx& c, const Tensor& gg) -> Grads {
       return {index_select(gg, dim, c.saved(0))};
     });
   return out;
@@ -379,7 +380,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
     Shape in = a.shape();
     const bool scalar_index = index.dim() == 0;
     record(out, "IndexSelectBackward0", {a}, {save(idx)},
-           [in, dim, scalar_index](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+           [in, dim, scalar_index](const BackwardCtx& c, const Tensor& g) -> Grads {
              return {index_add_embed(scalar_index ? g.unsqueeze(dim) : g, in, dim, c.saved(0))};
            });
   }
@@ -421,8 +422,8 @@ Tensor cat_as(const tensor_list& ts, int64_t dim, const char* node) {
     at += n;
   }
   if (detail::needs_grad_list(ts))
-    detail::record_node(out, node, ts, {}, [sizes, dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
-      tensor_list r;
+    detail::record_node(out, node, ts, {}, [sizes, dim](const BackwardCtx& c, const Tensor& g) -> Grads {
+      Grads r;
       int64_t s = 0;
       for (size_t i = 0; i < sizes.size(); ++i) {
         r.push_back(c.needs(i) ? g.slice(dim, s, s + sizes[i]) : Tensor());
@@ -455,7 +456,7 @@ Tensor clone(const Tensor& a) {
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
   detail::copy_into(out, a);
   if (needs_grad(a))
-    record(out, "CloneBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {g}; });
+    record(out, "CloneBackward0", {a}, {}, [](const BackwardCtx&, const Tensor& g) -> Grads { return {g}; });
   return out;
 }
 
@@ -471,7 +472,7 @@ Tensor to(const Tensor& a, Dtype d) {
   detail::copy_into(out, a);
   if (is_floating(d) && needs_grad(a)) {
     Dtype from = a.dtype();
-    record(out, "ToCopyBackward0", {a}, {}, [from](const BackwardCtx&, const Tensor& g) -> tensor_list {
+    record(out, "ToCopyBackward0", {a}, {}, [from](const BackwardCtx&, const Tensor& g) -> Grads {
       return {g.to(from)};
     });
   }

@@ -9,6 +9,7 @@
 namespace ag {
 
 using detail::BackwardCtx;
+using detail::Grads;
 using detail::needs_grad;
 using detail::record;
 using detail::save_output;
@@ -39,7 +40,7 @@ Tensor softmax(const Tensor& a, int64_t dim) {
     out = softmax_forward(a, dim, false, "softmax");
   }
   if (needs_grad(a))
-    record(out, "SoftmaxBackward0", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "SoftmaxBackward0", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> Grads {
       Tensor y = c.saved(0);
       return {y * (g - sum(g * y, dim, true))};
     });
@@ -53,7 +54,7 @@ Tensor log_softmax(const Tensor& a, int64_t dim) {
     out = softmax_forward(a, dim, true, "log_softmax");
   }
   if (needs_grad(a))
-    record(out, "LogSoftmaxBackward0", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> tensor_list {
+    record(out, "LogSoftmaxBackward0", {a}, {save_output()}, [dim](const BackwardCtx& c, const Tensor& g) -> Grads {
       return {g - exp(c.saved(0)) * sum(g, dim, true)};
     });
   return out;

@@ -7,6 +7,7 @@
 namespace ag {
 
 using detail::BackwardCtx;
+using detail::Grads;
 using detail::needs_grad;
 using detail::record;
 using detail::save;
@@ -26,7 +27,7 @@ Tensor exp(const Tensor& a) {
   Tensor out = unary(UnaryOp::Exp, a, "exp");
   if (needs_grad(a))
     record(out, "ExpBackward0", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * c.saved(0)}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {g * c.saved(0)}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] * out; });
   return out;
 }
@@ -35,7 +36,7 @@ Tensor log(const Tensor& a) {
   Tensor out = unary(UnaryOp::Log, a, "log");
   if (needs_grad(a))
     record(out, "LogBackward0", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / c.saved(0)}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {g / c.saved(0)}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] / a; });
   return out;
 }
@@ -44,7 +45,7 @@ Tensor sqrt(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sqrt, a, "sqrt");
   if (needs_grad(a))
     record(out, "SqrtBackward0", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g / (c.saved(0) * 2.0)}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {g / (c.saved(0) * 2.0)}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] / (out * 2.0); });
   return out;
 }
@@ -53,7 +54,7 @@ Tensor abs(const Tensor& a) {
   Tensor out = unary(UnaryOp::Abs, a, "abs");
   if (needs_grad(a))
     record(out, "AbsBackward0", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * sign(c.saved(0))}; });
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {g * sign(c.saved(0))}; });
   return out;
 }
 
@@ -61,7 +62,7 @@ Tensor sin(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sin, a, "sin");
   if (needs_grad(a))
     record(out, "SinBackward0", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {g * cos(c.saved(0))}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {g * cos(c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return t[0] * cos(a); });
   return out;
 }
@@ -70,7 +71,7 @@ Tensor cos(const Tensor& a) {
   Tensor out = unary(UnaryOp::Cos, a, "cos");
   if (needs_grad(a))
     record(out, "CosBackward0", {a}, {save(a)},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {-(g * sin(c.saved(0)))}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {-(g * sin(c.saved(0)))}; },
            /*jvp=*/[&](const tensor_list& t) { return -(t[0] * sin(a)); });
   return out;
 }
@@ -79,7 +80,7 @@ Tensor tanh(const Tensor& a) {
   Tensor out = unary(UnaryOp::Tanh, a, "tanh");
   if (needs_grad(a))
     record(out, "TanhBackward0", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {tanh_backward(g, c.saved(0))}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {tanh_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return tanh_backward(t[0], out); });
   return out;
 }
@@ -88,7 +89,7 @@ Tensor sigmoid(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sigmoid, a, "sigmoid");
   if (needs_grad(a))
     record(out, "SigmoidBackward0", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {sigmoid_backward(g, c.saved(0))}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {sigmoid_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return sigmoid_backward(t[0], out); });
   return out;
 }
@@ -97,7 +98,7 @@ Tensor relu(const Tensor& a) {
   Tensor out = unary(UnaryOp::Relu, a, "relu");
   if (needs_grad(a))
     record(out, "ReluBackward0", {a}, {save_output()},
-           [](const BackwardCtx& c, const Tensor& g) -> tensor_list { return {relu_backward(g, c.saved(0))}; },
+           [](const BackwardCtx& c, const Tensor& g) -> Grads { return {relu_backward(g, c.saved(0))}; },
            /*jvp=*/[&](const tensor_list& t) { return relu_backward(t[0], out); });
   return out;
 }
@@ -106,7 +107,7 @@ Tensor sign(const Tensor& a) {
   Tensor out = unary(UnaryOp::Sign, a, "sign");
   if (needs_grad(a))
     record(out, "SignBackward0", {a}, {},
-           [](const BackwardCtx&, const Tensor& g) -> tensor_list { return {zeros_like(g)}; });
+           [](const BackwardCtx&, const Tensor& g) -> Grads { return {zeros_like(g)}; });
   return out;
 }
 
@@ -139,7 +140,7 @@ Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
   });
   if (needs_grad(grad, y))
     record(out, "SigmoidBackwardBackward0", {grad, y}, {save(grad), save(y)},
-           [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& gg) -> Grads {
              Tensor g = c.saved(0), yy = c.saved(1);
              return {c.needs(0) ? sigmoid_backward(gg, yy) : Tensor(),
                      c.needs(1) ? gg * g * (1.0 - yy * 2.0) : Tensor()};
@@ -153,7 +154,7 @@ Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
   });
   if (needs_grad(grad, y))
     record(out, "TanhBackwardBackward0", {grad, y}, {save(grad), save(y)},
-           [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& gg) -> Grads {
              Tensor g = c.saved(0), yy = c.saved(1);
              return {c.needs(0) ? tanh_backward(gg, yy) : Tensor(), c.needs(1) ? gg * g * yy * -2.0 : Tensor()};
            });
@@ -166,7 +167,7 @@ Tensor relu_backward(const Tensor& grad, const Tensor& x) {
   });
   if (needs_grad(grad, x))
     record(out, "ReluBackwardBackward0", {grad, x}, {save(x)},
-           [](const BackwardCtx& c, const Tensor& gg) -> tensor_list {
+           [](const BackwardCtx& c, const Tensor& gg) -> Grads {
              // relu' is piecewise constant: no gradient flows to x.
              return {c.needs(0) ? relu_backward(gg, c.saved(0)) : Tensor(), c.needs(1) ? zeros_like(gg) : Tensor()};
            });

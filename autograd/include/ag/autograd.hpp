@@ -112,6 +112,11 @@ class Node {
   // The engine's call for a node with one input: the same as apply({grad}) without
   // building the list. Nodes override it to skip that allocation.
   virtual tensor_list apply_one(Tensor&& grad);
+  // The same as apply_one, writing into the engine's array instead of returning a list (a
+  // heap allocation per node): at most n_out gradients go to out[0..n_out), and the return
+  // is how many the node produced, which the engine checks against n_out. The default
+  // calls apply_one; the nodes ops record (ops/record.hpp) build no list at all.
+  virtual size_t apply_one_to(Tensor&& grad, Tensor* out, size_t n_out);
   // Frees what the node saved for backward; called after it ran unless retain_graph.
   virtual void release_variables() {}
   // A hint from the scheduler, shortly before apply: start loading the saved tensors'
