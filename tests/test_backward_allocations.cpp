@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "runtime/pool.hpp"  // AG_POOL_USES_MALLOC
+
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<int64_t> g_news{0};
@@ -47,6 +49,12 @@ int64_t news_in_backward(int steps, int64_t n) {
 }
 
 TEST(BackwardAllocations, NoHeapAllocationPerNode) {
+#ifdef AG_POOL_USES_MALLOC
+  // Under the sanitizers the pools hand every object to the C++ heap on purpose, so that
+  // the sanitizer sees each one (runtime/pool.hpp): then a tensor header and its storage
+  // per gradient reach operator new, and this count says nothing about the release build.
+  GTEST_SKIP() << "the sanitizers' build makes pooled objects with operator new (runtime/pool.hpp)";
+#endif
   ag::set_num_threads(1);
   for (int64_t n : {1, 64}) {
     const int64_t short_chain = news_in_backward(100, n), long_chain = news_in_backward(1000, n);
