@@ -58,6 +58,7 @@
 // The first exception thrown by a node is kept; every task that starts after it returns
 // at once, the task group is waited for, and the exception is rethrown on the thread
 // that called backward. No thread is left waiting and no task outlives the call.
+//
 // Note [Prefetch the next node]
 // On the 2-vCPU machine a cache line written by one core costs the other ~250 ns to read
 // (a ping-pong of one line: 480-560 ns round trip), and every line a worker touches in
@@ -598,9 +599,8 @@ struct GraphTask {
           if (!grads[i].defined()) grads[i] = zeros(n.input_meta(i).shape, TensorOptions(n.input_meta(i).dtype));
       tensor_list r = n.apply(std::move(grads));
       if (!keep_graph) n.release_variables();
-      produced = r.size();
       out.resize(k.out_count);
-      for (size_t i = 0; i < r.size() && i < out.size(); ++i) out[i] = std::move(r[i]);
+      produced = detail::move_gradients(r, out.data(), out.size());
     }
     if (produced != k.out_count)
       fail("Function ", n.name(), " returned an incorrect number of gradients (expected ", k.out_count, ", got ",

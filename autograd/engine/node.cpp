@@ -117,8 +117,7 @@ tensor_list Node::apply_one(Tensor&& grad) {
 
 size_t Node::apply_one_to(Tensor&& grad, Tensor* out, size_t n_out) {
   tensor_list r = apply_one(std::move(grad));
-  for (size_t i = 0; i < r.size() && i < n_out; ++i) out[i] = std::move(r[i]);
-  return r.size();
+  return detail::move_gradients(r, out, n_out);
 }
 
 int64_t live_node_count() {

@@ -74,8 +74,7 @@ class LambdaNode final : public Node {
   }
   size_t apply_one_to(Tensor&& grad, Tensor* out, size_t n_out) override {
     auto r = fn_(BackwardCtx{this, saved_}, grad);
-    for (size_t i = 0; i < r.size() && i < n_out; ++i) out[i] = std::move(r[i]);
-    return r.size();
+    return move_gradients(r, out, n_out);
   }
   void prefetch_saved() const override {
     for (uint32_t i = 0; i < num_saved_; ++i) saved_[i].prefetch();

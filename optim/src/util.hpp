@@ -70,8 +70,7 @@ void with_contiguous(const Tensor& param, const Tensor& grad, F&& f) {
 // a 2-thread forward and backward (whose gradients sit in both cores' caches), the update
 // on one thread against the update split over two, alternating, three processes each:
 // 784-256-10 (fc1.weight 200,704 floats) 108-128 us against 44-70 us; 784-1024-10
-// 280-518 us against 196-209 us. Without momentum, after a 1-thread step: 23 us in one
-// piece, 17 us in chunks of 2^14, 2^15 or 2^16 on two threads.
+// 280-518 us against 196-209 us.
 inline constexpr int64_t kUpdateGrain = int64_t{1} << 15;
 
 // Calls f(offset, count) over [0, n) as above.

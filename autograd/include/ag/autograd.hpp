@@ -37,6 +37,15 @@ struct PoolAllocator {
   friend bool operator==(const PoolAllocator&, const PoolAllocator&) { return true; }
   friend bool operator!=(const PoolAllocator&, const PoolAllocator&) { return false; }
 };
+
+// Moves the gradients a node produced (a list of Tensor) into the engine's array: at most
+// n_out of them. Returns how many there were, which the engine checks against n_out
+// (Node::apply_one_to).
+template <class List>
+size_t move_gradients(List& produced, Tensor* out, size_t n_out) {
+  for (size_t i = 0; i < produced.size() && i < n_out; ++i) out[i] = std::move(produced[i]);
+  return produced.size();
+}
 }  // namespace detail
 
 // An edge of the backward graph: gradient input `input_nr` of `function`.

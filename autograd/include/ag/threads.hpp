@@ -13,7 +13,6 @@ namespace ag {
 void set_num_threads(int n);
 int get_num_threads();
 
-
 // Runs f(b, e) over sub-ranges of [begin, end) of at least grain_size elements each, in
 // the arena ag's kernels and backward run in, and returns when all are done; one call
 // f(begin, end) when the range is under two grains or one thread is set. Called from a
