@@ -5,6 +5,7 @@
 
 #include <ag/ag.hpp>
 
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -289,6 +290,20 @@ TEST(Errors, Threads) {
   EXPECT_AG_ERROR(ag::set_num_threads(100000), "set_num_threads", "100000", "hardware threads");
   EXPECT_AG_ERROR(ag::set_num_threads(std::numeric_limits<int>::max()), "set_num_threads", "hardware threads");
   EXPECT_EQ(ag::get_num_threads(), before);
+}
+
+TEST(Errors, ParallelForRefusesBadArgumentsBeforeRunningAnything) {
+  int calls = 0;
+  const std::function<void(int64_t, int64_t)> count = [&](int64_t, int64_t) { ++calls; };
+  EXPECT_AG_ERROR(ag::parallel_for(0, 10, 1, std::function<void(int64_t, int64_t)>()), "parallel_for", "empty");
+  EXPECT_AG_ERROR(ag::parallel_for(0, 10, -1, count), "parallel_for", "grain_size", "-1");
+  EXPECT_AG_ERROR(ag::parallel_for(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 1, count),
+                  "parallel_for", "more elements than int64");
+  EXPECT_EQ(calls, 0);
+  ag::parallel_for(3, 3, 0, count);  // empty range: nothing runs, no error
+  EXPECT_EQ(calls, 0);
+  ag::parallel_for(0, 10, 0, count);  // grain 0: any size
+  EXPECT_GE(calls, 1);
 }
 
 TEST(Errors, AreRuntimeErrors) {

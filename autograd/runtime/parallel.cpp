@@ -146,7 +146,12 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 
 namespace ag {
 void parallel_for(int64_t begin, int64_t end, int64_t grain_size, const std::function<void(int64_t, int64_t)>& f) {
+  AG_CHECK(f, "parallel_for: the function to run is empty");
+  AG_CHECK(grain_size >= 0, "parallel_for: grain_size must be at least 0, got ", grain_size);
   if (end <= begin) return;
-  detail::parallel_for(end - begin, grain_size, [&](int64_t b, int64_t e) { f(begin + b, begin + e); });
+  int64_t n = 0;
+  AG_CHECK(!__builtin_sub_overflow(end, begin, &n), "parallel_for: the range [", begin, ", ", end,
+           ") has more elements than int64 can count");
+  detail::parallel_for(n, grain_size, [&](int64_t b, int64_t e) { f(begin + b, begin + e); });
 }
 }  // namespace ag
